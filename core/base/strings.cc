@@ -1,0 +1,124 @@
+#include "core/base/strings.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+
+namespace berth {
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (;;) {
+    size_t p = s.find(sep, start);
+    if (p == std::string_view::npos) {
+      out.push_back(s.substr(start));
+      return out;
+    }
+    out.push_back(s.substr(start, p - start));
+    start = p + 1;
+  }
+}
+
+std::optional<std::pair<std::string_view, std::string_view>> split_once(std::string_view s,
+                                                                        char sep) {
+  size_t p = s.find(sep);
+  if (p == std::string_view::npos) return std::nullopt;
+  return std::pair{s.substr(0, p), s.substr(p + 1)};
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out.append(sep);
+    out.append(parts[i]);
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool contains(std::string_view s, std::string_view needle) {
+  return s.find(needle) != std::string_view::npos;
+}
+
+std::string to_hex(const unsigned char* data, size_t len) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(len * 2, '\0');
+  for (size_t i = 0; i < len; ++i) {
+    out[2 * i] = digits[data[i] >> 4];
+    out[2 * i + 1] = digits[data[i] & 15];
+  }
+  return out;
+}
+
+bool is_hex(std::string_view s) {
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return !s.empty();
+}
+
+std::string human_size(double bytes) {
+  static const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+  int u = 0;
+  while (bytes >= 1000.0 && u < 5) {
+    bytes /= 1000.0;
+    ++u;
+  }
+  char buf[32];
+  // docker: 4 significant digits, trailing zeros dropped ("%.4g").
+  std::snprintf(buf, sizeof buf, "%.4g%s", bytes, units[u]);
+  return buf;
+}
+
+std::optional<int64_t> parse_size(std::string_view s) {
+  s = trim(s);
+  if (s.empty()) return std::nullopt;
+  size_t i = 0;
+  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+  std::string num(s.substr(0, i));
+  std::string unit = to_lower(trim(s.substr(i)));
+  if (num.empty()) return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(num.c_str(), &end);
+  if (end != num.c_str() + num.size() || v < 0) return std::nullopt;
+  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
+  if (!unit.empty() && unit.back() == 'i') unit.pop_back();
+  double mul = 1;
+  if (unit.empty())
+    mul = 1;
+  else if (unit == "k")
+    mul = 1024.0;
+  else if (unit == "m")
+    mul = 1024.0 * 1024;
+  else if (unit == "g")
+    mul = 1024.0 * 1024 * 1024;
+  else if (unit == "t")
+    mul = 1024.0 * 1024 * 1024 * 1024;
+  else
+    return std::nullopt;
+  double r = v * mul;
+  if (r > 9.2e18) return std::nullopt;
+  return static_cast<int64_t>(r);
+}
+
+}  // namespace berth

@@ -1,0 +1,28 @@
+// Daemon: berthd's process-level wiring. Owns the root directory lock, the
+// listening sockets, the reactor threads, the HTTP server and the router;
+// turns SIGTERM/SIGINT into a graceful stop.
+//
+// run() blocks the calling (main) thread until the daemon has stopped.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/base/error.h"
+#include "core/base/log.h"
+
+namespace berth::daemon {
+
+struct Options {
+  std::string root = "/var/lib/berth";
+  std::vector<std::string> hosts;  // empty: unix:///run/berth.sock
+  int threads = 0;                 // 0: one per core
+  log::Level log_level = log::Level::info;
+  std::string pidfile;
+  int shutdown_grace_s = 10;
+};
+
+// Returns the process exit code.
+int run(const Options& opts);
+
+}  // namespace berth::daemon

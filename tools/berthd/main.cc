@@ -1,0 +1,98 @@
+// berthd: the berth container engine daemon.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "core/base/strings.h"
+#include "tools/berthd/daemon.h"
+
+namespace {
+
+void usage(FILE* out) {
+  std::fputs(
+      "Usage: berthd [OPTIONS]\n"
+      "\n"
+      "The berth container engine daemon: serves the Docker Engine API.\n"
+      "\n"
+      "Options:\n"
+      "  --root DIR         state and image storage (default /var/lib/berth)\n"
+      "  -H, --host URL     listen address, repeatable: unix:///path or tcp://ADDR:PORT\n"
+      "                     (default unix:///run/berth.sock)\n"
+      "  --threads N        reactor threads (default: one per core)\n"
+      "  --log-level LEVEL  debug, info, warn, error (default info)\n"
+      "  -D, --debug        same as --log-level debug\n"
+      "  --pidfile FILE     write the daemon's pid to FILE\n"
+      "  --shutdown-timeout SECONDS  grace for requests in flight on SIGTERM (default 10)\n"
+      "  -v, --version      print the version and exit\n"
+      "  -h, --help         print this help\n",
+      out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace berth;
+  daemon::Options opts;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string value;
+    bool has_inline = false;
+    if (auto eq = a.find('='); a.starts_with("--") && eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      has_inline = true;
+    }
+    auto need = [&](const char* flag) -> std::string {
+      if (has_inline) return value;
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "berthd: flag %s needs a value\n", flag);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      usage(stdout);
+      return 0;
+    } else if (a == "-v" || a == "--version") {
+      std::printf("berthd version %s\n", BERTH_VERSION);
+      return 0;
+    } else if (a == "--root" || a == "--data-root" || a == "-g") {
+      opts.root = need("--root");
+    } else if (a == "-H" || a == "--host") {
+      opts.hosts.push_back(need("--host"));
+    } else if (a == "--threads") {
+      std::string v = need("--threads");
+      auto n = parse_number<int>(v);
+      if (!n || *n < 1 || *n > 1024) {
+        std::fprintf(stderr, "berthd: --threads must be a number from 1 to 1024, got \"%s\"\n",
+                     v.c_str());
+        return 2;
+      }
+      opts.threads = *n;
+    } else if (a == "--log-level" || a == "-l") {
+      std::string v = need("--log-level");
+      if (!log::parse_level(v, &opts.log_level)) {
+        std::fprintf(stderr, "berthd: --log-level must be debug, info, warn or error, got \"%s\"\n",
+                     v.c_str());
+        return 2;
+      }
+    } else if (a == "-D" || a == "--debug") {
+      opts.log_level = log::Level::debug;
+    } else if (a == "--pidfile" || a == "-p") {
+      opts.pidfile = need("--pidfile");
+    } else if (a == "--shutdown-timeout") {
+      std::string v = need("--shutdown-timeout");
+      auto n = parse_number<int>(v);
+      if (!n || *n < 0) {
+        std::fprintf(stderr, "berthd: --shutdown-timeout must be seconds >= 0, got \"%s\"\n",
+                     v.c_str());
+        return 2;
+      }
+      opts.shutdown_grace_s = *n;
+    } else {
+      std::fprintf(stderr, "berthd: unknown flag %s (see berthd --help)\n", argv[i]);
+      return 2;
+    }
+  }
+  return daemon::run(opts);
+}

@@ -1,0 +1,87 @@
+// berth: the command-line client of berthd.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/base/strings.h"
+#include "io/reactor.h"
+#include "tools/cli/cli.h"
+
+namespace berth::cli {
+
+static const Command kCommands[] = {
+    {"version", "Show the berth version information", &cmd_version},
+    {"info", "Display system-wide information", &cmd_info},
+};
+
+int report(const Error& e) {
+  std::fprintf(stderr, "%s\n", e.message.c_str());
+  return 1;
+}
+
+static void usage(FILE* out) {
+  std::fputs(
+      "Usage: berth [OPTIONS] COMMAND\n"
+      "\n"
+      "A fast container engine (client of berthd).\n"
+      "\n"
+      "Options:\n"
+      "  -H, --host URL   daemon socket (default $BERTH_HOST or unix:///run/berth.sock)\n"
+      "  -h, --help       print this help\n"
+      "\n"
+      "Commands:\n",
+      out);
+  for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+}
+
+}  // namespace berth::cli
+
+int main(int argc, char** argv) {
+  using namespace berth;
+  std::string host;
+  if (const char* env = std::getenv("BERTH_HOST"); env && *env) host = env;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-H" || a == "--host") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "berth: flag %s needs a value\n", a.c_str());
+        return 2;
+      }
+      host = argv[++i];
+    } else if (a.starts_with("--host=")) {
+      host = a.substr(7);
+    } else if (a == "-h" || a == "--help") {
+      cli::usage(stdout);
+      return 0;
+    } else if (a.starts_with("-")) {
+      std::fprintf(stderr, "berth: unknown flag %s (see berth --help)\n", a.c_str());
+      return 2;
+    } else {
+      break;
+    }
+  }
+  if (i >= argc) {
+    cli::usage(stderr);
+    return 2;
+  }
+  if (host.empty()) host = "unix:///run/berth.sock";
+  auto ep = io::parse_endpoint(host);
+  if (!ep) return cli::report(ep.error());
+
+  const cli::Command* cmd = nullptr;
+  for (const auto& c : cli::kCommands)
+    if (std::strcmp(c.name, argv[i]) == 0) cmd = &c;
+  if (!cmd) {
+    std::fprintf(stderr, "berth: '%s' is not a berth command (see berth --help)\n", argv[i]);
+    return 2;
+  }
+  cli::Args args(argv + i + 1, argv + argc);
+
+  auto reactor = io::Reactor::create({.entries = 64});
+  if (!reactor) return cli::report(reactor.error());
+  cli::Cli c{api::client::Client(*ep), ::isatty(1) == 1};
+  return (*reactor)->run_until(cmd->fn(c, std::move(args)));
+}
