@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <mutex>
 
 #include "core/base/log.h"
 #include "core/base/strings.h"
@@ -284,6 +285,15 @@ Server::Local& Server::local() {
   return l;
 }
 
+void Server::attach_reactor() {
+  Local& l = local();
+  // Attach happens during reactor start-up, before any accept is armed.
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  attached_.push_back(&l);
+  attached_count_.store(static_cast<int>(attached_.size()), std::memory_order_release);
+}
+
 void Server::add_listener(int listen_fd) {
   Local& l = local();
   auto a = std::make_unique<AcceptOp>();
@@ -317,7 +327,20 @@ void Server::on_accept(Op* op, int res, uint32_t flags) {
       int one = 1;
       // Harmless ENOTSUP/EOPNOTSUPP on unix sockets.
       ::setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      spawn(self->serve(res, a->local));
+      // Spread connections over the attached reactors; a connection then
+      // stays on its reactor for life.
+      int n = self->attached_count_.load(std::memory_order_acquire);
+      Local* target = n > 0 ? self->attached_[self->next_++ % static_cast<unsigned>(n)] : a->local;
+      if (target == a->local) {
+        spawn(self->serve(res, target));
+      } else {
+        target->reactor->post([self, target, res] {
+          if (target->draining)
+            ::close(res);
+          else
+            spawn(self->serve(res, target));
+        });
+      }
     }
   } else if (res == -ECANCELED) {
     a->active = false;

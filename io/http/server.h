@@ -143,9 +143,12 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Starts a multishot accept for listen_fd on the calling reactor. The same
-  // fd may be added on several reactors; the kernel hands each connection to
-  // one of them. The fd must stay open while the server runs.
+  // Makes the calling reactor serve connections of this server. Call once on
+  // every reactor thread that should take a share of the connections.
+  void attach_reactor();
+  // Starts a multishot accept for listen_fd on the calling (attached)
+  // reactor, which hands each new connection to the attached reactors in
+  // turn. The fd must stay open while the server runs.
   void add_listener(int listen_fd);
 
   // Graceful stop, from any thread: stop accepting, close idle keep-alive
@@ -194,6 +197,9 @@ class Server {
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> open_{0};
   std::atomic<int> reactors_left_{0};
+  std::vector<Local*> attached_;  // fixed once serving starts
+  std::atomic<int> attached_count_{0};
+  unsigned next_ = 0;  // round-robin cursor (acceptor thread only)
   std::function<void()> done_;
 };
 

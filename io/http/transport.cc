@@ -7,7 +7,15 @@
 namespace berth::io::http {
 
 Task<int> Transport::read(char* buf, size_t len, std::optional<Duration> timeout) {
-  int n = co_await io::recv(fd_.get(), buf, len, timeout);
+  // Peers usually send only after our last write, so data is rarely there
+  // yet: arm the poll first instead of trying a recv that fails.
+  int fd = fd_.get();
+  int n = co_await io::submit(
+      [=](io_uring_sqe* s) {
+        io_uring_prep_recv(s, fd, buf, len, 0);
+        s->ioprio |= IORING_RECVSEND_POLL_FIRST;
+      },
+      timeout);
   co_return n;
 }
 

@@ -193,9 +193,15 @@ int run(const Options& opts) {
     stop_cv.notify_all();
   };
   int sfd_raw = sfd.get();
+  std::atomic<int> attached{0};
   auto started = group.start(threads, [&](io::Reactor& r) {
+    server.attach_reactor();
+    attached.fetch_add(1);
+    if (r.index() != 0) return;
+    // Accept only once every reactor can take connections.
+    while (attached.load() < threads) std::this_thread::yield();
     for (auto& l : listeners) server.add_listener(l.get());
-    if (r.index() == 0) io::spawn(watch_signals(sfd_raw, on_signal));
+    io::spawn(watch_signals(sfd_raw, on_signal));
   });
   if (!started) {
     log::error("start reactors: ", started.error().message);
