@@ -98,6 +98,25 @@ std::string pax_header_name(std::string_view name) {
   return out;
 }
 
+// Go's splitUSTARPath: a name longer than 100 bytes fits ustar when it is
+// ASCII and splits at a '/' into a prefix of at most 155 bytes and a name of
+// 1 to 100 bytes (a directory's trailing '/' is not a split point).
+bool split_ustar(std::string_view name, std::string_view& prefix, std::string_view& rest) {
+  size_t length = name.size();
+  if (length <= tar::kName.len || !is_ascii(name)) return false;
+  if (length > tar::kPrefix.len + 1)
+    length = tar::kPrefix.len + 1;
+  else if (name[length - 1] == '/')
+    --length;
+  size_t i = name.substr(0, length).rfind('/');
+  if (i == std::string_view::npos || i == 0) return false;
+  size_t nlen = name.size() - i - 1;
+  if (nlen > tar::kName.len || nlen == 0 || i > tar::kPrefix.len) return false;
+  prefix = name.substr(0, i);
+  rest = name.substr(i + 1);
+  return true;
+}
+
 void set_ustar_magic(char* blk) {
   std::memcpy(blk + tar::kMagic.off, "ustar\0", 6);
   std::memcpy(blk + tar::kVersion.off, "00", 2);
@@ -175,32 +194,54 @@ Result<void> TarWriter::add_header(const Entry& e, uint64_t size) {
   if (device && (!tar::fits_octal(8, e.devmajor) || !tar::fits_octal(8, e.devminor)))
     return invalid("device number too large for a tar header");
 
+  // Go's allowedFormats() with Format = FormatPAX: plain ustar whenever it
+  // can hold the entry and no time needs PAX; else a PAX header first.
   Timestamp mtime{e.mtime.sec, options_.subsecond_mtime ? e.mtime.nsec : 0u};
+  bool ustar = true, prefer_pax = false;
+  std::string_view prefix, short_name;
   std::vector<std::pair<std::string, std::string>> records;
-  auto text = [&](const char* key, std::string_view v, size_t width) {
-    if (v.size() > width || !is_ascii(v)) records.emplace_back(key, v);
+  auto text = [&](const char* key, std::string_view v, size_t width, bool splittable) {
+    if (v.size() <= width && is_ascii(v)) return;
+    if (!splittable || !split_ustar(v, prefix, short_name)) ustar = false;
+    records.emplace_back(key, v);
   };
-  text("path", name, tar::kName.len);
-  if (link) text("linkpath", e.link_target, tar::kLinkname.len);
-  text("uname", e.uname, tar::kUname.len);
-  text("gname", e.gname, tar::kGname.len);
-  if (!tar::fits_octal(tar::kUid.len, e.uid)) records.emplace_back("uid", str_cat(e.uid));
-  if (!tar::fits_octal(tar::kGid.len, e.gid)) records.emplace_back("gid", str_cat(e.gid));
-  if (!tar::fits_octal(tar::kSize.len, static_cast<int64_t>(size)))
-    records.emplace_back("size", str_cat(size));
-  if (!tar::fits_octal(tar::kMtime.len, mtime.sec) || mtime.nsec)
+  auto number = [&](const char* key, uint64_t v, size_t width) {
+    if (tar::fits_octal(width, static_cast<int64_t>(v))) return;
+    ustar = false;
+    records.emplace_back(key, str_cat(v));
+  };
+  text("path", name, tar::kName.len, true);
+  if (link) text("linkpath", e.link_target, tar::kLinkname.len, false);
+  text("uname", e.uname, tar::kUname.len, false);
+  text("gname", e.gname, tar::kGname.len, false);
+  number("uid", e.uid, tar::kUid.len);
+  number("gid", e.gid, tar::kGid.len);
+  number("size", size, tar::kSize.len);
+  bool mtime_fits = tar::fits_octal(tar::kMtime.len, mtime.sec);
+  if (!mtime_fits) ustar = false;
+  if (!mtime_fits || mtime.nsec) {
+    prefer_pax = true;
     records.emplace_back("mtime", pax::format_time(mtime));
-  if (options_.atime_ctime && e.atime) records.emplace_back("atime", pax::format_time(*e.atime));
-  if (options_.atime_ctime && e.ctime) records.emplace_back("ctime", pax::format_time(*e.ctime));
+  }
+  auto other_time = [&](const char* key, const std::optional<Timestamp>& t) {
+    if (!options_.atime_ctime || !t) return;
+    ustar = false;
+    prefer_pax = true;
+    records.emplace_back(key, pax::format_time(*t));
+  };
+  other_time("atime", e.atime);
+  other_time("ctime", e.ctime);
   for (const Xattr& x : e.xattrs) {
     if (x.name.empty() || x.name.find('=') != std::string::npos ||
         x.name.find('\0') != std::string::npos)
       return invalid(str_cat("invalid xattr name \"", x.name, '"'));
+    ustar = false;
     records.emplace_back(str_cat(pax::kSchilyXattr, x.name), x.value);
   }
+  bool use_pax = !(ustar && !prefer_pax);
 
   char blk[tar::kBlockSize];
-  if (!records.empty()) {
+  if (use_pax && !records.empty()) {
     std::sort(records.begin(), records.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     pax_.clear();
@@ -221,7 +262,14 @@ Result<void> TarWriter::add_header(const Entry& e, uint64_t size) {
   }
 
   std::memset(blk, 0, sizeof blk);
-  put_string(blk, tar::kName, is_ascii(name) ? name : to_ascii(name));
+  if (use_pax) {
+    put_string(blk, tar::kName, is_ascii(name) ? name : to_ascii(name));
+  } else if (!prefix.empty()) {
+    put_string(blk, tar::kName, short_name);
+    put_string(blk, tar::kPrefix, prefix);
+  } else {
+    put_string(blk, tar::kName, name);
+  }
   if (link) {
     put_string(blk, tar::kLinkname,
                is_ascii(e.link_target) ? e.link_target : to_ascii(e.link_target));

@@ -1,21 +1,24 @@
 // TarWriter: writes entries as a tar stream, byte for byte as Go's
 // archive/tar writes them with Format = FormatPAX, which is what Docker and
 // containerd use for layers. Layer digests depend on these bytes, so the
-// output is deterministic and its conventions are fixed:
-//   - one ustar header per entry (magic "ustar\0", version "00"); numeric
+// output is deterministic and its conventions are Go's:
+//   - a plain ustar header (magic "ustar\0", version "00") whenever ustar can
+//     hold the entry: names up to 100 bytes, or ASCII names up to 256 that
+//     split at a '/' into a 155-byte prefix and a 100-byte name; numeric
 //     fields as zero-padded octal with a NUL in the last byte; checksum as
 //     six octal digits, NUL, space; devmajor/devminor always written;
-//   - a PAX 'x' header before it only when something does not fit ustar:
-//     path or link target longer than 100 bytes or not ASCII, uname/gname
-//     longer than 32 or not ASCII, uid/gid >= 2^21, size >= 8 GiB, mtime
-//     before 1970 or after 2242, sub-second mtime (when asked for), atime and
-//     ctime (when asked for), xattrs (as SCHILY.xattr.NAME). Its records are
-//     sorted by key; it is named "DIR/PaxHeaders.0/BASE" (Go's path.Join,
-//     truncated to 100 bytes) with mode, ids and mtime 0. The ustar fields
-//     then hold what fits: the name with non-ASCII bytes dropped, truncated;
-//     0 for numbers out of range. No ustar prefix splitting is done;
-//   - directories get a trailing "/" on their name; content is padded to 512
-//     bytes; finish() writes two zero blocks and no record padding.
+//   - otherwise a PAX 'x' header first, holding what ustar cannot: path or
+//     link target too long or not ASCII, uname/gname longer than 32 or not
+//     ASCII, uid/gid >= 2^21, size >= 8 GiB, mtime before 1970 or after 2242,
+//     sub-second mtime (when asked for), atime and ctime (when asked for),
+//     xattrs (as SCHILY.xattr.NAME). Its records are sorted by key; it is
+//     named "DIR/PaxHeaders.0/BASE" (Go's path.Join, cut to 100 bytes) with
+//     mode, ids and mtime 0. The ustar header after it holds what fits: the
+//     name with non-ASCII bytes dropped, cut to 100 bytes, no prefix; 0 for
+//     numbers out of range;
+//   - directories get a trailing "/" on their name (as Docker's
+//     FileInfoHeader gives them); content is padded to 512 bytes; finish()
+//     writes two zero blocks and no record padding.
 //
 // Thread-safety: one thread at a time. The output function is called
 // synchronously from add()/write_data()/finish() with views valid only

@@ -100,6 +100,33 @@ TEST(TarWriter, PaxHeaderForWhatUstarCannotHold) {
   EXPECT_EQ(tar.substr(main + 136, 12), std::string("14524770400\0", 12));
 }
 
+TEST(TarWriter, LongNamesThatSplitStayUstar) {
+  // Go prefers ustar with a prefix over a PAX header when the name splits.
+  std::string name = std::string(120, 'p') + "/" + std::string(100, 'f');
+  std::string tar = write_tar({{file_entry(name, 1), "!"}});
+  ASSERT_EQ(tar.size(), 512u + 512 + 1024);  // no PAX header
+  EXPECT_EQ(field(tar, 0, 0, 100), std::string(100, 'f'));
+  EXPECT_EQ(field(tar, 0, 345, 121), std::string(120, 'p') + '\0');
+  // A directory's trailing slash is not a split point; the last '/' before is.
+  Entry d;
+  d.path = std::string(60, 'a') + "/" + std::string(60, 'b');
+  d.type = EntryType::directory;
+  tar = write_tar({{d, ""}});
+  ASSERT_EQ(tar.size(), 512u + 1024);
+  EXPECT_EQ(field(tar, 0, 0, 62), std::string(60, 'b') + "/" + '\0');
+  EXPECT_EQ(field(tar, 0, 345, 61), std::string(60, 'a') + '\0');
+  // Sub-second mtimes make Go prefer PAX even for short names.
+  Entry t = file_entry("t", 0);
+  t.mtime.nsec = 1;
+  EXPECT_EQ(write_tar({{t, ""}}, {.subsecond_mtime = true})[156], 'x');
+  EXPECT_EQ(write_tar({{t, ""}})[156], '0');
+  // Both read back.
+  auto got = parse(write_tar({{file_entry(name, 1), "!"}, {d, ""}}));
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ((*got)[0].entry.path, name);
+  EXPECT_EQ((*got)[1].entry.path, d.path);
+}
+
 TEST(TarWriter, PaxRecordLengthCountsItsOwnDigits) {
   std::string r;
   pax::append_record(r, "path", std::string(3, 'x'));
@@ -119,9 +146,10 @@ TEST(TarWriter, PaxRecordLengthCountsItsOwnDigits) {
 
 TEST(TarWriter, GoNamingDetails) {
   // A truncated name must not end in '/': Go replaces the slash with NUL.
-  std::string name = std::string(99, 'a') + "/bbbb";
+  std::string name = std::string(99, 'a') + "/" + std::string(101, 'b');
   std::string tar = write_tar({{file_entry(name, 0), ""}});
   size_t main = tar.size() - 1024 - 512;
+  EXPECT_EQ(tar[156], 'x');
   EXPECT_EQ(tar.substr(main, 100), std::string(99, 'a') + '\0');
   // Non-ASCII names: a PAX path, and the ustar name with those bytes dropped.
   tar = write_tar({{file_entry("caf\xc3\xa9", 0), ""}});
