@@ -63,16 +63,25 @@ Result<T> with_context(Result<T>&& r, std::string_view what) {
   return std::move(r);
 }
 
+namespace detail {
+template <class T>
+T take_value(std::expected<T, Error>&& r) {
+  return std::move(*r);
+}
+inline void take_value(std::expected<void, Error>&&) {}
+}  // namespace detail
+
 }  // namespace berth
 
 // Evaluates a Result expression; on failure returns its Error from the
-// enclosing function, else yields the value (GNU statement expression).
+// enclosing function, else yields the value (nothing for Result<void>) — a
+// GNU statement expression.
 #define BERTH_TRY(expr)                                        \
   ({                                                           \
     auto&& berth_try_r_ = (expr);                              \
     if (!berth_try_r_) [[unlikely]]                            \
       return std::unexpected(std::move(berth_try_r_.error())); \
-    std::move(*berth_try_r_);                                  \
+    ::berth::detail::take_value(std::move(berth_try_r_));      \
   })
 
 // The same inside a coroutine returning Task<Result<T>>.
@@ -81,5 +90,5 @@ Result<T> with_context(Result<T>&& r, std::string_view what) {
     auto&& berth_try_r_ = (expr);                                 \
     if (!berth_try_r_) [[unlikely]]                               \
       co_return std::unexpected(std::move(berth_try_r_.error())); \
-    std::move(*berth_try_r_);                                     \
+    ::berth::detail::take_value(std::move(berth_try_r_));         \
   })
