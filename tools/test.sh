@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup-deps.sh
+tools/lint.sh
 tools/build.sh -DBERTH_WERROR=ON
 
 cd build

@@ -185,6 +185,10 @@ Task<Result<void>> MessageReader::read_head(std::optional<Duration> idle,
   start_message();
   std::optional<std::chrono::steady_clock::time_point> deadline;
   for (;;) {
+    // Empty lines between messages are allowed (RFC 9112 2.2): they do not
+    // start a message, so they do not start its deadline either.
+    while (rpos_ < wpos_ && rpos_ == msg_start_ && (buf_[rpos_] == '\r' || buf_[rpos_] == '\n'))
+      msg_start_ = ++rpos_;
     if (rpos_ < wpos_) {
       if (!deadline && head) deadline = std::chrono::steady_clock::now() + *head;
       auto r = parse();
@@ -216,9 +220,33 @@ Task<Result<void>> MessageReader::read_head(std::optional<Duration> idle,
   // The head's bytes (and whatever arrived with them) stay put for the
   // views; body reads reuse only the space after them.
   head_end_ = wpos_;
+  if (kind_ == Kind::request) {
+    auto strict = check_request_head();
+    if (!strict) co_return std::unexpected(strict.error());
+  }
   headers_.reserve(header_spans_.size());
   for (const auto& h : header_spans_) headers_.push_back({view(h.name), view(h.value)});
   co_return Result<void>{};
+}
+
+Result<void> MessageReader::check_request_head() const {
+  // llhttp 8 tolerates what RFC 9112 says a server must reject; two parsers
+  // that disagree on framing are how requests get smuggled.
+  std::string_view head(buf_.get() + msg_start_, wpos_ - msg_start_);
+  size_t end = head.find("\r\n\r\n");
+  if (end == std::string_view::npos)
+    return fail(Errc::invalid_argument, "line ending without carriage return");
+  for (size_t i = head.find('\n'); i < end; i = head.find('\n', i + 1))
+    if (i == 0 || head[i - 1] != '\r')
+      return fail(Errc::invalid_argument, "line ending without carriage return");
+  for (const auto& h : header_spans_) {
+    std::string_view name = view(h.name), value = view(h.value);
+    if (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
+      return fail(Errc::invalid_argument, "whitespace between header field name and colon");
+    if (value.find_first_of("\r\n") != std::string_view::npos)
+      return fail(Errc::invalid_argument, "obsolete line folding in header " + std::string(name));
+  }
+  return {};
 }
 
 Task<Result<std::string_view>> MessageReader::read_body(std::optional<Duration> timeout) {

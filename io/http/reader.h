@@ -77,6 +77,9 @@ class MessageReader {
   // Buffered bytes not yet parsed (the next message, or a hijacked stream).
   std::string_view buffered() const;
   bool has_buffered() const { return rpos_ < wpos_; }
+  // A whole request head is already buffered (the next read_head() will
+  // not wait for the network).
+  bool has_buffered_head() const { return buffered().find("\r\n\r\n") != std::string_view::npos; }
   size_t head_bytes_seen() const { return wpos_ - msg_start_; }
 
  private:
@@ -92,6 +95,7 @@ class MessageReader {
   void ensure_space(size_t min_free);
   // Runs llhttp over buffered bytes; false + error on a parse error.
   Result<void> parse();
+  Result<void> check_request_head() const;
 
   static int on_message_begin(llhttp_t* p);
   static int on_url(llhttp_t* p, const char* at, size_t len);

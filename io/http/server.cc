@@ -61,14 +61,14 @@ std::optional<std::string_view> Request::param(std::string_view name) const {
 }
 
 Task<Result<std::string_view>> Request::read_body() {
-  if (!co_await conn_->send_continue_if_needed())
-    co_return fail(Errc::io, "write 100 Continue failed");
+  bool ok = co_await conn_->send_continue_if_needed();
+  if (!ok) co_return fail(Errc::io, "write 100 Continue failed");
   co_return co_await reader_->read_body(conn_->server_->options().body_timeout);
 }
 
 Task<Result<std::string>> Request::read_all(size_t limit) {
-  if (!co_await conn_->send_continue_if_needed())
-    co_return fail(Errc::io, "write 100 Continue failed");
+  bool ok = co_await conn_->send_continue_if_needed();
+  if (!ok) co_return fail(Errc::io, "write 100 Continue failed");
   co_return co_await reader_->read_body_all(limit, conn_->server_->options().body_timeout);
 }
 
@@ -95,6 +95,9 @@ void Response::append_head(std::string& out, int status, bool chunked,
     str_append(out, length);
     out.append("\r\n");
   }
+  // A client still waiting for 100 Continue will not send its body: the
+  // connection cannot carry another request.
+  if (conn_->continue_pending_) conn_->keep_alive_ = false;
   if (!conn_->keep_alive_ || close_) out.append("Connection: close\r\n");
   out.append("\r\n");
 }
@@ -114,7 +117,8 @@ Task<Result<void>> Response::begin_stream(int status, std::string_view content_t
   if (state_ != State::none) co_return fail(Errc::internal, "response already started");
   state_ = State::streaming;
   append_head(conn_->out_, status, true, content_type, 0);
-  if (!co_await conn_->flush()) co_return fail(Errc::cancelled, "client went away");
+  bool ok = co_await conn_->flush();
+  if (!ok) co_return fail(Errc::cancelled, "client went away");
   co_return Result<void>{};
 }
 
@@ -156,7 +160,8 @@ Task<Result<Response::Hijacked>> Response::hijack(std::string_view content_type)
     out.append(extra_headers_);
     out.append("Content-Type: ").append(content_type).append("\r\n\r\n");
   }
-  if (!co_await conn_->flush()) co_return fail(Errc::cancelled, "client went away");
+  bool ok = co_await conn_->flush();
+  if (!ok) co_return fail(Errc::cancelled, "client went away");
   Hijacked h{&conn_->transport_, std::string(conn_->reader_.buffered())};
   co_return h;
 }
@@ -171,7 +176,8 @@ Task<bool> Connection::flush() {
 }
 
 Task<bool> Connection::send_continue_if_needed() {
-  if (!continue_pending_) co_return true;
+  // Earlier pipelined answers go out before the body read may wait.
+  if (!continue_pending_) co_return co_await flush();
   continue_pending_ = false;
   out_.append("HTTP/1.1 100 Continue\r\n\r\n");
   co_return co_await flush();
@@ -217,6 +223,11 @@ Task<void> Connection::run() {
   for (;;) {
     idle_ = !reader_.has_buffered();
     if (idle_ && local_->draining) break;
+    // Answers wait in out_ only while the next request is already here.
+    if (!out_.empty() && !reader_.has_buffered_head()) {
+      bool ok = co_await flush();
+      if (!ok) break;
+    }
     auto head = co_await reader_.read_head(o.idle_timeout, o.head_timeout);
     idle_ = false;
     if (!head) {
@@ -257,12 +268,14 @@ Task<void> Connection::run() {
     if (!reader_.body_complete()) {
       // The handler did not read the body. If the client still waits for
       // 100 Continue it will not send it: close. Else drain a little.
-      if (continue_pending_ || !co_await reader_.skip_body(1 << 20, o.body_timeout))
-        keep_alive_ = false;
+      bool drained = false;
+      if (!continue_pending_) drained = co_await reader_.skip_body(1 << 20, o.body_timeout);
+      if (!drained) keep_alive_ = false;
     }
     continue_pending_ = false;
     if (!keep_alive_ || !reader_.has_buffered() || out_.size() >= 64 * 1024) {
-      if (!co_await flush()) break;
+      bool ok = co_await flush();
+      if (!ok) break;
     }
     if (!keep_alive_) break;
   }

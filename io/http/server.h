@@ -120,6 +120,12 @@ class Response {
   bool server_stopping() const;
   // The connection will close after this response.
   void close_after() { close_ = true; }
+  // Ends a streamed response without its last chunk and closes the
+  // connection, so the client sees the transfer fail (an error mid-stream).
+  void abort_stream() {
+    if (state_ == State::streaming) state_ = State::done;
+    close_ = true;
+  }
 
  private:
   friend class Connection;
