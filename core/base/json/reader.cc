@@ -1,8 +1,8 @@
-#include "api/json/reader.h"
+#include "core/base/json/reader.h"
 
 #include "core/base/strings.h"
 
-namespace berth::api::json {
+namespace berth::json {
 
 namespace {
 std::string_view type_name(od::value v) {
@@ -120,4 +120,4 @@ Result<std::string> get_raw(od::value v, std::string_view field) {
   return std::string(raw);
 }
 
-}  // namespace berth::api::json
+}  // namespace berth::json

@@ -18,7 +18,7 @@
 
 #include "core/base/error.h"
 
-namespace berth::api::json {
+namespace berth::json {
 
 namespace od = simdjson::ondemand;
 
@@ -87,4 +87,4 @@ Result<void> for_each_root_field(Parsed& p, Fn&& fn) {
   return {};
 }
 
-}  // namespace berth::api::json
+}  // namespace berth::json

@@ -1,9 +1,9 @@
-#include "api/json/writer.h"
+#include "core/base/json/writer.h"
 
 #include <charconv>
 #include <cmath>
 
-namespace berth::api::json {
+namespace berth::json {
 
 namespace {
 
@@ -186,4 +186,4 @@ Writer& Writer::string_array(const std::vector<std::string>& items) {
   return end_array();
 }
 
-}  // namespace berth::api::json
+}  // namespace berth::json

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace berth::api::json {
+namespace berth::json {
 
 // Appends s as a quoted, escaped JSON string.
 void append_string(std::string& out, std::string_view s);
@@ -62,4 +62,4 @@ class Writer {
   bool after_key_ = false;
 };
 
-}  // namespace berth::api::json
+}  // namespace berth::json
