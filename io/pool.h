@@ -11,6 +11,7 @@
 #include <coroutine>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -71,5 +72,53 @@ template <class F>
 OffloadAwaiter<std::decay_t<F>> offload(F&& fn) {
   return OffloadAwaiter<std::decay_t<F>>{std::forward<F>(fn), std::nullopt};
 }
+
+// A blocking call started now on the pool and awaited later (e.g. a job
+// that consumes a channel the awaiting coroutine fills meanwhile).
+template <class R>
+class BlockingJob {
+ public:
+  template <class F>
+  static std::shared_ptr<BlockingJob> start(F&& fn) {
+    auto job = std::make_shared<BlockingJob>();
+    BlockingPool::global().submit([job, f = std::forward<F>(fn)]() mutable {
+      R r = f();
+      std::coroutine_handle<> wake;
+      Reactor* on = nullptr;
+      {
+        std::lock_guard lock(job->mu_);
+        job->result_.emplace(std::move(r));
+        wake = std::exchange(job->waiter_, {});
+        on = job->reactor_;
+      }
+      if (wake) on->post([wake] { wake.resume(); });
+    });
+    return job;
+  }
+
+  struct Awaiter {
+    BlockingJob* job;
+    bool await_ready() {
+      std::lock_guard lock(job->mu_);
+      return job->result_.has_value();
+    }
+    bool await_suspend(std::coroutine_handle<> h) {
+      std::lock_guard lock(job->mu_);
+      if (job->result_) return false;
+      job->waiter_ = h;
+      job->reactor_ = Reactor::current();
+      return true;
+    }
+    R await_resume() { return std::move(*job->result_); }
+  };
+  // Awaited once, from one reactor.
+  Awaiter wait() { return Awaiter{this}; }
+
+ private:
+  std::mutex mu_;
+  std::optional<R> result_;
+  std::coroutine_handle<> waiter_;
+  Reactor* reactor_ = nullptr;
+};
 
 }  // namespace berth::io
