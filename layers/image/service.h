@@ -1,0 +1,120 @@
+// ImageService: what the daemon does with images — load and save archives,
+// import root filesystems, tag, remove, prune, collect garbage — built from
+// the content store (blobs), the layer store (unpacked layers), the
+// extraction engine and the image store (metadata).
+//
+// Crash safety: blobs and layer directories appear under their names only
+// complete and verified; an image with its layers and tags is registered in
+// one transaction afterwards; recover() at startup removes whatever a crash
+// left unregistered. Concurrency: loads and imports run side by side; GC
+// waits for them (a shared/exclusive lock), so it never removes a blob or a
+// layer that a load in flight is about to register.
+//
+// Every call blocks: run from the blocking pool. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/base/db.h"
+#include "core/base/error.h"
+#include "layers/content/store.h"
+#include "layers/extract/unpack.h"
+#include "layers/image/oci.h"
+#include "layers/image/reference.h"
+#include "layers/image/store.h"
+#include "layers/snapshot/layer_store.h"
+
+namespace berth::layers::image {
+
+using Progress = std::function<void(std::string_view line)>;
+using ByteOutput = std::function<Result<void>(std::string_view)>;
+
+struct ServiceOptions {
+  unsigned unpack_parallel = 0;  // layers unpacked at once; 0: one per core
+  extract::UnpackOptions unpack;
+};
+
+struct LoadResult {
+  std::vector<std::string> tags;  // familiar names of the tags loaded
+  std::vector<std::string> ids;   // images loaded without a tag
+};
+
+struct ImportOptions {
+  std::string tag;                   // full reference or ""
+  std::string message;               // history comment
+  std::vector<std::string> changes;  // Dockerfile instructions (CMD, ENV, ...)
+  std::string os = "linux";
+  std::string architecture;  // default: the host's
+};
+
+struct RemovedItem {
+  std::string untagged;  // familiar reference
+  std::string deleted;   // image ID
+};
+
+class ImageService {
+ public:
+  static Result<std::unique_ptr<ImageService>> open(const std::string& root, db::Database& db,
+                                                    ServiceOptions opts = {});
+
+  ImageStore& images() { return *images_; }
+  content::Store& content() { return *content_; }
+  snapshot::LayerStore& layers() { return *layers_; }
+
+  // Startup: removes leftovers of interrupted work and orphans.
+  Result<void> recover();
+
+  // docker load: a docker-archive (manifest.json) or OCI image layout tar.
+  Result<LoadResult> load(const extract::Source& src, const Progress& progress);
+  // docker import: a root filesystem tar (any compression) as a one-layer image.
+  Result<std::string> import(const extract::Source& src, const ImportOptions& opts);
+  // docker save: images as an OCI layout with docker's manifest.json.
+  Result<void> save(const std::vector<std::string>& names, const ByteOutput& out);
+
+  // Points a new tag (a full reference) at an image.
+  Result<void> tag(const std::string& name_or_id, const std::string& new_tag);
+  // docker rmi. in_use(id) tells whether a container uses the image.
+  Result<std::vector<RemovedItem>> remove(const std::string& name, bool force,
+                                          const std::function<bool(const std::string&)>& in_use);
+  // docker image prune: dangling images (all unused ones when all_unused).
+  Result<std::vector<RemovedItem>> prune(bool all_unused,
+                                         const std::function<bool(const ImageRecord&)>& filter,
+                                         const std::function<bool(const std::string&)>& in_use,
+                                         uint64_t* reclaimed);
+  // Removes layers and blobs that no image refers to.
+  Result<uint64_t> gc();
+
+  // A registered layer's directory (an overlay lower dir).
+  std::string layer_dir(const std::string& diff_id) const;
+
+  // Registers a layer from an archive in the content store (unpacking it
+  // unless present) and returns its record. Used by load, import, commit.
+  struct RegisteredLayer {
+    LayerRecord layer;
+    LayerBlob blob;
+  };
+
+ private:
+  ImageService() = default;
+  Result<RegisteredLayer> unpack_blob(const content::Digest& blob, std::string media_type);
+  Result<void> remove_image_data(const std::string& id);
+
+  ServiceOptions opts_;
+  db::Database* db_ = nullptr;
+  std::unique_ptr<content::Store> content_;
+  std::unique_ptr<snapshot::LayerStore> layers_;
+  std::unique_ptr<ImageStore> images_;
+  std::shared_mutex gc_mu_;  // shared: loads/imports; exclusive: gc
+};
+
+// Docker's --change instructions applied to an image config's RunConfig
+// JSON; returns the new "config" object text.
+Result<std::string> apply_changes(const std::string& config_raw,
+                                  const std::vector<std::string>& changes);
+
+}  // namespace berth::layers::image
