@@ -11,6 +11,10 @@
 #include "api/server/router.h"
 #include "core/sys/host.h"
 
+namespace berth::core {
+class Engine;
+}
+
 namespace berth::api {
 
 struct ObjectCounts {
@@ -29,6 +33,8 @@ struct ApiContext {
   std::string backing_fs;
   bool debug = false;
   std::chrono::system_clock::time_point started;
+  // The engine; null only in tests of the HTTP surface alone.
+  core::Engine* engine = nullptr;
   // Live counts; null means none exist yet (no engine wired in).
   std::function<ObjectCounts()> counts;
 };
@@ -41,5 +47,6 @@ Router build_router(ApiContext& ctx);
 
 // Registration per resource family.
 void add_system_routes(Router& r, ApiContext& ctx);
+void add_image_routes(Router& r, ApiContext& ctx);
 
 }  // namespace berth::api

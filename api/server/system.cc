@@ -6,6 +6,7 @@
 #include "api/server/errors.h"
 #include "api/server/routes.h"
 #include "core/base/strings.h"
+#include "io/pool.h"
 
 namespace berth::api {
 
@@ -19,6 +20,7 @@ Router build_router(ApiContext& ctx) {
   Router r;
   add_unimplemented_routes(r);
   add_system_routes(r, ctx);
+  if (ctx.engine) add_image_routes(r, ctx);
   return r;
 }
 
@@ -155,8 +157,9 @@ io::Task<void> version(Request&, Response& res, const ApiContext* c) {
 }
 
 io::Task<void> info(Request&, Response& res, const ApiContext* c) {
-  send_json(res, 200, info_json(*c));
-  co_return;
+  // Counting reads the state database: off the reactor.
+  std::string body = co_await io::offload([c] { return info_json(*c); });
+  send_json(res, 200, std::move(body));
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 
 #include "api/server/api.h"
 #include "core/base/unique_fd.h"
+#include "core/engine.h"
 #include "core/sys/host.h"
 #include "io/http/server.h"
 #include "io/net.h"
@@ -144,7 +145,20 @@ int run(const Options& opts) {
     if (!pf) log::warn("cannot write pidfile ", opts.pidfile);
   }
 
+  auto engine = core::Engine::open({.root = opts.root});
+  if (!engine) {
+    log::error("open state in ", opts.root, ": ", engine.error().message);
+    return 1;
+  }
+
   api::ApiContext ctx;
+  ctx.engine = engine->get();
+  core::Engine* ep = engine->get();
+  ctx.counts = [ep] {
+    api::ObjectCounts n;
+    if (auto c = ep->images().images().count()) n.images = static_cast<int>(*c);
+    return n;
+  };
   ctx.root_dir = std::filesystem::absolute(opts.root).lexically_normal().string();
   ctx.daemon_id = load_or_create_id(opts.root);
   ctx.server_version = BERTH_VERSION;

@@ -1,0 +1,29 @@
+#include "core/engine.h"
+
+#include <filesystem>
+
+#include "core/base/log.h"
+#include "core/base/strings.h"
+
+namespace berth::core {
+
+Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& opts) {
+  std::unique_ptr<Engine> e(new Engine());
+  e->root_ = opts.root;
+  std::error_code ec;
+  std::filesystem::create_directories(opts.root, ec);
+  if (ec) return fail(Errc::io, str_cat("create ", opts.root, ": ", ec.message()));
+  e->db_ = BERTH_TRY(db::Database::open(opts.root + "/berth.db"));
+  layers::image::ServiceOptions so;
+  so.unpack_parallel = opts.unpack_parallel;
+  e->images_ = BERTH_TRY(layers::image::ImageService::open(opts.root, *e->db_, so));
+  BERTH_TRY(with_context(e->images_->recover(), "recover image store"));
+  return e;
+}
+
+bool Engine::image_in_use(const std::string&) const {
+  // No container can use an image before the runtime exists.
+  return false;
+}
+
+}  // namespace berth::core

@@ -1,0 +1,42 @@
+// Engine: the daemon's state — the state database and the services built on
+// it (images now; containers, volumes and networks as they come). The API
+// layer reaches everything through it.
+//
+// open() blocks (creates directories, opens the database, recovers from a
+// crash). Services are thread-safe; their calls block (run them from the
+// blocking pool).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/base/db.h"
+#include "core/base/error.h"
+#include "layers/image/service.h"
+
+namespace berth::core {
+
+struct EngineOptions {
+  std::string root;
+  unsigned unpack_parallel = 0;
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> open(const EngineOptions& opts);
+
+  const std::string& root() const { return root_; }
+  db::Database& db() { return *db_; }
+  layers::image::ImageService& images() { return *images_; }
+
+  // Whether a container uses the image (refuses plain rmi).
+  bool image_in_use(const std::string& image_id) const;
+
+ private:
+  Engine() = default;
+  std::string root_;
+  std::unique_ptr<db::Database> db_;
+  std::unique_ptr<layers::image::ImageService> images_;
+};
+
+}  // namespace berth::core
