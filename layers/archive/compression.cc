@@ -4,7 +4,6 @@
 
 #include "core/base/strings.h"
 #include "layers/archive/codecs.h"
-#include "layers/archive/try_void.h"
 
 namespace berth::layers::archive {
 
@@ -15,7 +14,7 @@ class PassThrough final : public Decompressor {
   Compression format() const override { return Compression::none; }
   Result<CodecStep> decompress(std::string_view in, std::span<char> out) override {
     size_t n = std::min(in.size(), out.size());
-    std::memcpy(out.data(), in.data(), n);
+    if (n) std::memcpy(out.data(), in.data(), n);
     return CodecStep{n, n, n == in.size()};
   }
   Result<void> finish() override { return {}; }
@@ -87,7 +86,7 @@ Result<void> DecompressStream::feed(std::string_view in, const ByteSink& out) {
   while (true) {
     CodecStep s = BERTH_TRY(d_->decompress(in, {buf_.get(), size_}));
     in.remove_prefix(s.consumed);
-    if (s.produced) BERTH_TRY_VOID(out({buf_.get(), s.produced}));
+    if (s.produced) BERTH_TRY(out({buf_.get(), s.produced}));
     if (in.empty() && s.produced < size_) return {};
     if (s.consumed == 0 && s.produced == 0)
       return fail(Errc::internal, "decompressor made no progress");
@@ -95,7 +94,7 @@ Result<void> DecompressStream::feed(std::string_view in, const ByteSink& out) {
 }
 
 Result<void> DecompressStream::finish(const ByteSink& out) {
-  BERTH_TRY_VOID(feed({}, out));
+  BERTH_TRY(feed({}, out));
   return d_->finish();
 }
 
@@ -106,7 +105,7 @@ Result<void> CompressStream::run(std::string_view in, bool last, const ByteSink&
   while (true) {
     CodecStep s = BERTH_TRY(c_->compress(in, {buf_.get(), size_}, last));
     in.remove_prefix(s.consumed);
-    if (s.produced) BERTH_TRY_VOID(out({buf_.get(), s.produced}));
+    if (s.produced) BERTH_TRY(out({buf_.get(), s.produced}));
     if (last ? s.done : in.empty() && s.produced < size_) return {};
     if (s.consumed == 0 && s.produced == 0)
       return fail(Errc::internal, "compressor made no progress");
@@ -132,8 +131,8 @@ Result<std::string> decompress(std::string_view data, const DecompressOptions& o
     out.append(chunk);
     return {};
   };
-  BERTH_TRY_VOID(stream.feed(data, sink));
-  BERTH_TRY_VOID(stream.finish(sink));
+  BERTH_TRY(stream.feed(data, sink));
+  BERTH_TRY(stream.finish(sink));
   return out;
 }
 
@@ -145,8 +144,8 @@ Result<std::string> compress(std::string_view data, Compression c, const Compres
     out.append(chunk);
     return {};
   };
-  BERTH_TRY_VOID(stream.feed(data, sink));
-  BERTH_TRY_VOID(stream.finish(sink));
+  BERTH_TRY(stream.feed(data, sink));
+  BERTH_TRY(stream.finish(sink));
   return out;
 }
 

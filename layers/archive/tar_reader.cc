@@ -8,7 +8,6 @@
 
 #include "core/base/strings.h"
 #include "layers/archive/tar_format.h"
-#include "layers/archive/try_void.h"
 
 namespace berth::layers::archive {
 
@@ -19,7 +18,7 @@ constexpr char kZeros[64 * 1024] = {};
 Result<void> TarSink::on_hole(uint64_t length) {
   while (length > 0) {
     size_t n = std::min<uint64_t>(length, sizeof kZeros);
-    BERTH_TRY_VOID(on_data({kZeros, n}));
+    BERTH_TRY(on_data({kZeros, n}));
     length -= n;
   }
   return {};
@@ -132,7 +131,7 @@ Result<void> TarReader::feed(std::string_view in) {
 
 Result<void> TarReader::on_block(const char* blk, uint64_t at) {
   if (state_ == State::gnu_ext) {
-    BERTH_TRY_VOID(read_gnu_sparse(blk, 0, tar::kGnuExtEntries));
+    BERTH_TRY(read_gnu_sparse(blk, 0, tar::kGnuExtEntries));
     if (blk[tar::kGnuExtIsExtended]) return {};
     return start_data();
   }
@@ -149,8 +148,8 @@ Result<void> TarReader::on_block(const char* blk, uint64_t at) {
 }
 
 Result<void> TarReader::start_data() {
-  if (sparse_) BERTH_TRY_VOID(check_sparse_map());
-  BERTH_TRY_VOID(sink_->on_entry(entry_));
+  if (sparse_) BERTH_TRY(check_sparse_map());
+  BERTH_TRY(sink_->on_entry(entry_));
   in_entry_ = true;
   ++entries_;
   state_ = State::data;
@@ -165,12 +164,12 @@ Result<void> TarReader::deliver(std::string_view data) {
     while (segment_left_ == 0) {
       // Validated maps cover the stored data exactly, so a segment is left.
       const Segment& s = segments_[segment_next_++];
-      if (s.offset > file_pos_) BERTH_TRY_VOID(sink_->on_hole(s.offset - file_pos_));
+      if (s.offset > file_pos_) BERTH_TRY(sink_->on_hole(s.offset - file_pos_));
       file_pos_ = s.offset;
       segment_left_ = s.length;
     }
     size_t n = std::min<uint64_t>(segment_left_, data.size());
-    BERTH_TRY_VOID(sink_->on_data(data.substr(0, n)));
+    BERTH_TRY(sink_->on_data(data.substr(0, n)));
     data.remove_prefix(n);
     segment_left_ -= n;
     file_pos_ += n;
@@ -179,10 +178,10 @@ Result<void> TarReader::deliver(std::string_view data) {
 }
 
 Result<void> TarReader::end_data() {
-  if (sparse_ && file_pos_ < entry_.size) BERTH_TRY_VOID(sink_->on_hole(entry_.size - file_pos_));
+  if (sparse_ && file_pos_ < entry_.size) BERTH_TRY(sink_->on_hole(entry_.size - file_pos_));
   if (in_entry_) {
     in_entry_ = false;
-    BERTH_TRY_VOID(sink_->on_entry_end());
+    BERTH_TRY(sink_->on_entry_end());
   }
   state_ = padding_ ? State::padding : State::header;
   return {};

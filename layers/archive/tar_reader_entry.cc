@@ -6,7 +6,6 @@
 #include "layers/archive/pax.h"
 #include "layers/archive/tar_format.h"
 #include "layers/archive/tar_reader.h"
-#include "layers/archive/try_void.h"
 
 namespace berth::layers::archive {
 
@@ -246,7 +245,7 @@ Result<void> TarReader::build_entry(const char* blk, char type, uint64_t header_
   }
 
   uint64_t data_size = header_size;
-  if (!pax_local_.empty() || !pax_global_.empty()) BERTH_TRY_VOID(apply_pax(data_size));
+  if (!pax_local_.empty() || !pax_global_.empty()) BERTH_TRY(apply_pax(data_size));
 
   bool header_only = entry_.type != EntryType::regular && !discard_;
   remaining_ = header_only ? 0 : data_size;
@@ -282,11 +281,11 @@ Result<void> TarReader::apply_pax(uint64_t& data_size) {
     }
     return {};
   };
-  BERTH_TRY_VOID(id("uid", entry_.uid));
-  BERTH_TRY_VOID(id("gid", entry_.gid));
+  BERTH_TRY(id("uid", entry_.uid));
+  BERTH_TRY(id("gid", entry_.gid));
   if (entry_.type == EntryType::char_device || entry_.type == EntryType::block_device) {
-    BERTH_TRY_VOID(id("SCHILY.devmajor", entry_.devmajor));
-    BERTH_TRY_VOID(id("SCHILY.devminor", entry_.devminor));
+    BERTH_TRY(id("SCHILY.devmajor", entry_.devmajor));
+    BERTH_TRY(id("SCHILY.devminor", entry_.devminor));
   }
   if (const std::string* v = pax("uname")) entry_.uname = *v;
   if (const std::string* v = pax("gname")) entry_.gname = *v;
@@ -330,8 +329,8 @@ Result<void> TarReader::apply_pax(uint64_t& data_size) {
     }
     return {};
   };
-  BERTH_TRY_VOID(scan(pax_global_, false));
-  BERTH_TRY_VOID(scan(pax_local_, true));
+  BERTH_TRY(scan(pax_global_, false));
+  BERTH_TRY(scan(pax_local_, true));
   if (!pax_sparse_pairs_.empty()) sparse_ = true;
   return {};
 }

@@ -11,7 +11,6 @@
 #include "layers/archive/pax.h"
 #include "layers/archive/tar_format.h"
 #include "layers/archive/tar_reader.h"
-#include "layers/archive/try_void.h"
 
 namespace berth::layers::archive {
 
@@ -28,7 +27,7 @@ Result<void> TarReader::setup_gnu_sparse(const char* blk) {
   if (!real || *real < 0 || *real > kMaxSize)
     return std::unexpected(error(Errc::corrupt, "invalid sparse real size field"));
   entry_.size = static_cast<uint64_t>(*real);
-  BERTH_TRY_VOID(read_gnu_sparse(blk, tar::kGnuSparse.off, 4));
+  BERTH_TRY(read_gnu_sparse(blk, tar::kGnuSparse.off, 4));
   if (blk[tar::kGnuIsExtended]) {
     state_ = State::gnu_ext;
     return {};

@@ -7,7 +7,6 @@
 #include "core/base/strings.h"
 #include "layers/archive/pax.h"
 #include "layers/archive/tar_format.h"
-#include "layers/archive/try_void.h"
 
 namespace berth::layers::archive {
 
@@ -158,7 +157,7 @@ TarWriter::TarWriter(Output out, TarWriterOptions options)
     : out_(std::move(out)), options_(options) {}
 
 Result<void> TarWriter::emit(std::string_view bytes) {
-  BERTH_TRY_VOID(out_(bytes));
+  BERTH_TRY(out_(bytes));
   written_ += bytes.size();
   return {};
 }
@@ -168,7 +167,7 @@ Result<void> TarWriter::add(const Entry& entry) {
 }
 
 Result<void> TarWriter::add_file(const Entry& entry, std::string_view content) {
-  BERTH_TRY_VOID(add_header(entry, content.size()));
+  BERTH_TRY(add_header(entry, content.size()));
   if (entry.type != EntryType::regular) return {};
   return write_data(content);
 }
@@ -256,9 +255,9 @@ Result<void> TarWriter::add_header(const Entry& e, uint64_t size) {
     blk[tar::kTypeflag] = 'x';
     set_ustar_magic(blk);
     tar::set_checksum(blk);
-    BERTH_TRY_VOID(emit({blk, sizeof blk}));
-    BERTH_TRY_VOID(emit(pax_));
-    BERTH_TRY_VOID(emit({kZeros, block_padding(pax_.size())}));
+    BERTH_TRY(emit({blk, sizeof blk}));
+    BERTH_TRY(emit(pax_));
+    BERTH_TRY(emit({kZeros, block_padding(pax_.size())}));
   }
 
   std::memset(blk, 0, sizeof blk);
@@ -288,7 +287,7 @@ Result<void> TarWriter::add_header(const Entry& e, uint64_t size) {
   put_octal(blk, tar::kDevmajor, device ? e.devmajor : 0);
   put_octal(blk, tar::kDevminor, device ? e.devminor : 0);
   tar::set_checksum(blk);
-  BERTH_TRY_VOID(emit({blk, sizeof blk}));
+  BERTH_TRY(emit({blk, sizeof blk}));
 
   remaining_ = size;
   padding_ = block_padding(size);
@@ -302,10 +301,10 @@ Result<void> TarWriter::write_data(std::string_view data) {
                 str_cat("tar: entry \"", current_, "\": ", data.size(), " bytes of content given, ",
                         remaining_, " expected"));
   if (data.empty()) return {};
-  BERTH_TRY_VOID(emit(data));
+  BERTH_TRY(emit(data));
   remaining_ -= data.size();
   if (remaining_ == 0 && padding_) {
-    BERTH_TRY_VOID(emit({kZeros, padding_}));
+    BERTH_TRY(emit({kZeros, padding_}));
     padding_ = 0;
   }
   return {};
@@ -316,7 +315,7 @@ Result<void> TarWriter::finish() {
   if (remaining_ > 0)
     return fail(Errc::invalid_argument, str_cat("tar: entry \"", current_, "\": ", remaining_,
                                                 " bytes of content missing"));
-  BERTH_TRY_VOID(emit({kZeros, sizeof kZeros}));
+  BERTH_TRY(emit({kZeros, sizeof kZeros}));
   finished_ = true;
   return {};
 }
