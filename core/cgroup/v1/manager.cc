@@ -1,0 +1,220 @@
+#include "core/cgroup/v1/manager.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "core/base/log.h"
+#include "core/base/strings.h"
+#include "core/cgroup/dir.h"
+#include "core/cgroup/hierarchy.h"
+#include "core/cgroup/v1/cgroup.h"
+
+namespace berth::core::cgroup::v1 {
+
+const std::vector<std::string>& known_controllers() {
+  static const std::vector<std::string> names = {"memory", "cpu",     "cpuacct", "cpuset",
+                                                 "pids",   "freezer", "devices", "blkio"};
+  return names;
+}
+
+static bool at_or_below(std::string_view path, std::string_view root) {
+  std::string r = join_cgroup_path(root, "");
+  std::string p = join_cgroup_path(path, "");
+  return r == "/" || p == r || (p.starts_with(r) && p[r.size()] == '/');
+}
+
+std::vector<Hierarchy> find_hierarchies(std::string_view mountinfo, std::string_view proc_cgroup,
+                                        std::string_view cgroup_root) {
+  std::vector<ProcCgroup> own = parse_proc_cgroup(proc_cgroup);
+  std::vector<Hierarchy> out;
+  for (const std::string& controller : known_controllers()) {
+    for (const MountEntry& m : parse_mountinfo(mountinfo)) {
+      if (m.fstype != "cgroup" || !at_or_below(m.mount_point, cgroup_root)) continue;
+      const auto& so = m.super_options;
+      if (std::find(so.begin(), so.end(), controller) == so.end()) continue;
+      auto same = [&](const Hierarchy& h) { return h.mount_point == m.mount_point; };
+      if (std::find_if(out.begin(), out.end(), same) != out.end()) break;  // joint mount
+      Hierarchy h;
+      h.mount_point = m.mount_point;
+      for (const std::string& c : known_controllers())
+        if (std::find(so.begin(), so.end(), c) != so.end()) h.controllers.push_back(c);
+      for (const ProcCgroup& p : own)
+        if (std::find(p.controllers.begin(), p.controllers.end(), controller) !=
+            p.controllers.end())
+          h.own = path_below_mount_root(p.path, m.root);
+      out.push_back(std::move(h));
+      break;  // the same hierarchy mounted twice: the first is enough
+    }
+  }
+  return out;
+}
+
+namespace {
+
+class V1Manager final : public Manager {
+ public:
+  struct Root {
+    Hierarchy h;
+    Dir root;
+    std::string parent;  // containers' parent, from the hierarchy root
+  };
+
+  V1Manager(std::vector<Root> roots, ManagerOptions opts)
+      : roots_(std::move(roots)), opts_(std::move(opts)) {}
+
+  Version version() const override { return Version::v1; }
+  std::string parent_path() const override { return main_root().parent; }
+
+  Result<std::unique_ptr<Cgroup>> create(std::string_view name, const Resources& r) override;
+  Result<std::unique_ptr<Cgroup>> open(std::string_view name) override;
+  Result<std::vector<std::string>> list() override;
+  Result<void> remove(std::string_view name) override;
+
+ private:
+  const Root& main_root() const {
+    for (const Root& r : roots_)
+      if (std::find(r.h.controllers.begin(), r.h.controllers.end(), "memory") !=
+          r.h.controllers.end())
+        return r;
+    return roots_.front();
+  }
+  // The parent directory in each hierarchy, made where missing; a new
+  // level in the cpuset hierarchy gets its parent's cpus and mems.
+  Result<std::vector<Dir>> make_parents();
+  // The parents that exist (empty Dir where one does not).
+  Result<std::vector<Dir>> open_parents() const;
+
+  std::vector<Root> roots_;
+  ManagerOptions opts_;
+  std::mutex mu_;  // serializes parent creation
+};
+
+Result<std::vector<Dir>> V1Manager::make_parents() {
+  std::lock_guard lock(mu_);
+  std::vector<Dir> out;
+  for (const Root& r : roots_) {
+    bool is_cpuset = std::find(r.h.controllers.begin(), r.h.controllers.end(), "cpuset") !=
+                     r.h.controllers.end();
+    Dir cur = BERTH_TRY(r.root.open(""));
+    for (const std::string& c : path_components(r.parent)) {
+      bool created = false;
+      Dir next = BERTH_TRY(cur.make_or_open(c, &created));
+      if (created) {
+        log::debug("cgroup: created ", next.path());
+        if (is_cpuset) BERTH_TRY(copy_cpuset(next, cur));
+      }
+      cur = std::move(next);
+    }
+    out.push_back(std::move(cur));
+  }
+  return out;
+}
+
+Result<std::vector<Dir>> V1Manager::open_parents() const {
+  std::vector<Dir> out;
+  for (const Root& r : roots_) {
+    auto d = r.root.open(r.parent);
+    if (!d && d.error().sys_errno != ENOENT) return std::unexpected(std::move(d.error()));
+    out.push_back(d ? std::move(*d) : Dir());
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Cgroup>> V1Manager::create(std::string_view name, const Resources& r) {
+  BERTH_TRY(check_cgroup_name(name));
+  std::vector<Dir> parents =
+      BERTH_TRY(with_context(make_parents(), str_cat("create cgroup ", name)));
+  std::vector<V1Cgroup::Part> parts;
+  std::string err_context = str_cat("create cgroup ", name);
+  for (size_t i = 0; i < roots_.size(); ++i) {
+    auto d = parents[i].make(name);
+    if (!d) {
+      Error e = std::move(d.error());
+      if (e.sys_errno == EEXIST)
+        e.message = str_cat("cgroup exists: ", parents[i].path(), "/", name);
+      // Undo the directories made so far (they are empty: nothing joined).
+      V1Cgroup partial(std::string(name), std::move(parts), opts_);
+      (void)partial.destroy();
+      return std::unexpected(std::move(e).context(err_context));
+    }
+    parts.push_back(
+        {roots_[i].h.controllers, std::move(*d), join_cgroup_path(roots_[i].parent, name)});
+  }
+  auto cg = std::make_unique<V1Cgroup>(std::string(name), std::move(parts), opts_);
+  auto setup = [&]() -> Result<void> {
+    for (size_t i = 0; i < roots_.size(); ++i) {
+      const auto& cs = roots_[i].h.controllers;
+      if (std::find(cs.begin(), cs.end(), "cpuset") != cs.end())
+        BERTH_TRY(cg->init_cpuset(parents[i]));
+    }
+    BERTH_TRY(cg->init_devices(r.devices));
+    return cg->update(r);
+  };
+  if (auto s = setup(); !s) {
+    if (auto d = cg->destroy(); !d)
+      log::warn("cgroup: undo create ", name, ": ", d.error().message);
+    return std::unexpected(std::move(s.error()).context(err_context));
+  }
+  return std::unique_ptr<Cgroup>(std::move(cg));
+}
+
+Result<std::unique_ptr<Cgroup>> V1Manager::open(std::string_view name) {
+  BERTH_TRY(check_cgroup_name(name));
+  std::vector<Dir> parents = BERTH_TRY(open_parents());
+  std::vector<V1Cgroup::Part> parts;
+  for (size_t i = 0; i < roots_.size(); ++i) {
+    if (!parents[i]) continue;
+    auto d = parents[i].open(name);
+    if (!d) {
+      if (d.error().sys_errno == ENOENT) continue;
+      return std::unexpected(std::move(d.error()));
+    }
+    parts.push_back(
+        {roots_[i].h.controllers, std::move(*d), join_cgroup_path(roots_[i].parent, name)});
+  }
+  if (parts.empty())
+    return fail(Errc::not_found, str_cat("no cgroup ", name, " under ", main_root().parent));
+  if (parts.size() != roots_.size())
+    log::warn("cgroup: ", name, " is missing in ", roots_.size() - parts.size(), " hierarchies");
+  return std::unique_ptr<Cgroup>(
+      std::make_unique<V1Cgroup>(std::string(name), std::move(parts), opts_));
+}
+
+Result<std::vector<std::string>> V1Manager::list() {
+  std::vector<Dir> parents = BERTH_TRY(open_parents());
+  std::vector<std::string> out;
+  for (const Dir& p : parents) {
+    if (!p) continue;
+    for (std::string& n : BERTH_TRY(p.subdirs())) out.push_back(std::move(n));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Result<void> V1Manager::remove(std::string_view name) {
+  auto cg = open(name);
+  if (!cg) return cg.error().code == Errc::not_found ? Result<void>() : std::unexpected(cg.error());
+  return (*cg)->destroy();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Manager>> make_manager(std::vector<Hierarchy> hierarchies,
+                                              ManagerOptions opts) {
+  if (hierarchies.empty()) return fail(Errc::not_found, "no cgroup v1 hierarchy");
+  std::vector<V1Manager::Root> roots;
+  for (Hierarchy& h : hierarchies) {
+    Dir root = BERTH_TRY(Dir::open_root(h.mount_point, opts.hooks));
+    std::string parent = BERTH_TRY(containers_parent(h.own, opts.parent));
+    roots.push_back({std::move(h), std::move(root), std::move(parent)});
+  }
+  bool has_devices = false;
+  for (const auto& r : roots)
+    for (const auto& c : r.h.controllers) has_devices |= c == "devices";
+  if (!has_devices)
+    log::error("cgroup: no v1 devices hierarchy: containers' device access is not restricted");
+  return std::unique_ptr<Manager>(std::make_unique<V1Manager>(std::move(roots), std::move(opts)));
+}
+
+}  // namespace berth::core::cgroup::v1
