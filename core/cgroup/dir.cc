@@ -120,6 +120,8 @@ Result<void> Dir::write(std::string_view file, std::string_view value) const {
   int raw = ::openat(fd_.get(), f.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
   if (raw < 0) return sys_fail(errno, what());
   unique_fd fd(raw);
+  if (hooks_ && hooks_->refuse)
+    if (int e = hooks_->refuse(file_path(file), value)) return sys_fail(e, what());
   ssize_t n;
   do {
     n = ::write(fd.get(), value.data(), value.size());

@@ -91,6 +91,9 @@ struct FsHooks {
   std::function<void(const std::string& dir)> created;
   // Before rmdir: empty it (a kernel cgroup dir is removable with its files).
   std::function<void(const std::string& dir)> removing;
+  // Before each write (the file exists): a non-zero errno fails the write
+  // with it, as the kernel refusing a value does (EINVAL, EBUSY...).
+  std::function<int(const std::string& file, std::string_view value)> refuse;
   // After each successful write: record it, change files as the kernel
   // would (freezer.state, cgroup.events...).
   std::function<void(const std::string& file, std::string_view value)> written;
@@ -107,6 +110,14 @@ struct ManagerOptions {
   std::chrono::milliseconds busy_timeout{2000};  // rmdir retries while EBUSY
   // v2: load and attach the eBPF device program (a fake tree turns it off).
   bool device_filter = true;
+  // v2: the kernel refuses to enable controllers in a non-root cgroup that
+  // holds processes ("no internal processes": EBUSY), so while the daemon
+  // sits in its own cgroup nothing below can be limited. Non-empty: then
+  // move this process (only it, never others) into <own>/<self_leaf> and
+  // try again, as systemd advises for services with Delegate=yes.
+  // "" = never move; the refusal is logged and limits needing a controller
+  // fail with a message that names it.
+  std::string self_leaf;
   std::shared_ptr<const FsHooks> hooks;
 };
 

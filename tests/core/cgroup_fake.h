@@ -6,6 +6,8 @@
 // Header-only: tests/<area>/*_test.cc files are the only sources compiled.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -85,11 +87,23 @@ class Kernel {
     std::lock_guard l(mu_);
     writes_.clear();
   }
+  // Writes to files ending with suffix fail with err (0: accepted again).
+  void refuse(const std::string& suffix, int err) {
+    std::lock_guard l(mu_);
+    refusals_[suffix] = err;
+  }
+  int refusal_for(const std::string& file) {
+    std::lock_guard l(mu_);
+    for (const auto& [suffix, err] : refusals_)
+      if (file.ends_with(suffix) && err) return err;
+    return 0;
+  }
 
  private:
   std::mutex mu_;
   bool freeze_stuck_ = false;
   std::vector<Write> writes_;
+  std::map<std::string, int> refusals_;
 };
 
 // Removes the regular files of a fake cgroup dir (rmdir on cgroupfs
@@ -221,6 +235,9 @@ class V1Tree {
         if (dir.rfind(mp + "/", 0) == 0) populate_v1(dir, ctls, false, swap);
     };
     hooks->removing = [](const std::string& dir) { empty_dir(dir); };
+    hooks->refuse = [kernel](const std::string& file, std::string_view) {
+      return kernel->refusal_for(file);
+    };
     hooks->written = [kernel](const std::string& file, std::string_view value) {
       kernel->record(file, value);
       if (file.ends_with("/freezer.state") && value == "FROZEN" && kernel->freeze_stuck())
@@ -330,6 +347,7 @@ struct V2Options {
   std::string own = "/system.slice/berthd.service";
   // What the levels down to own pass on (systemd enables these).
   std::string enabled_above_own = "cpu io memory pids";
+  std::string own_procs;  // cgroup.procs of own ("" = the daemon is elsewhere)
 };
 
 class V2Tree {
@@ -351,6 +369,7 @@ class V2Tree {
       populate_v2(cur, opts_.enabled_above_own, false);
     }
     own_dir_ = cur;
+    write_file(own_dir_ + "/cgroup.procs", opts_.own_procs);
 
     auto hooks = std::make_shared<cg::FsHooks>();
     auto kernel = kernel_;
@@ -359,9 +378,32 @@ class V2Tree {
       populate_v2(dir, std::string(trim(read_file(parent + "/cgroup.subtree_control"))), false);
     };
     hooks->removing = [](const std::string& dir) { empty_dir(dir); };
-    hooks->written = [kernel](const std::string& file, std::string_view value) {
+    std::string root = root_;
+    hooks->refuse = [kernel, root](const std::string& file, std::string_view) {
+      if (int e = kernel->refusal_for(file)) return e;
+      // No internal processes: below the root, a cgroup holding processes
+      // cannot pass controllers down.
+      std::string dir = file.substr(0, file.find_last_of('/'));
+      if (file.ends_with("/cgroup.subtree_control") && dir != root &&
+          !trim(read_file(dir + "/cgroup.procs")).empty())
+        return EBUSY;
+      return 0;
+    };
+    hooks->written = [kernel, root](const std::string& file, std::string_view value) {
       kernel->record(file, value);
       std::string dir = file.substr(0, file.find_last_of('/'));
+      if (file.ends_with("/cgroup.procs")) {
+        // A process moves: out of every other cgroup, into this one.
+        std::string pid = value == "0" ? std::to_string(::getpid()) : std::string(value);
+        for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+          if (e.path().filename() != "cgroup.procs" || e.path() == file) continue;
+          std::string kept;
+          for (std::string_view line : split(read_file(e.path()), '\n'))
+            if (!line.empty() && line != pid) str_append(kept, line, "\n");
+          write_file(e.path(), kept);
+        }
+        write_file(file, pid + "\n");
+      }
       if (file.ends_with("/cgroup.subtree_control")) {
         // The write replaced the file; the kernel keeps a set.
         auto& set = kernel->enabled[dir];

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -51,6 +52,7 @@ class Fake {
   // Writes what the kernel would show for an OOM kill count of n.
   virtual void set_oom_kills(const std::string& dir, int n) = 0;
   virtual std::string frozen_state(const std::string& dir) = 0;
+  virtual void refuse(const std::string& suffix, int err) = 0;
 };
 
 class FakeV1 : public Fake {
@@ -74,6 +76,7 @@ class FakeV1 : public Fake {
   std::string frozen_state(const std::string& dir) override {
     return trimmed(dir + "/freezer.state");
   }
+  void refuse(const std::string& suffix, int err) override { tree_.kernel().refuse(suffix, err); }
   V1Tree tree_;
 };
 
@@ -93,6 +96,7 @@ class FakeV2 : public Fake {
   std::string frozen_state(const std::string& dir) override {
     return trimmed(dir + "/cgroup.freeze") == "1" ? "FROZEN" : "THAWED";
   }
+  void refuse(const std::string& suffix, int err) override { tree_.kernel().refuse(suffix, err); }
   V2Tree tree_;
 };
 
@@ -219,6 +223,16 @@ TEST_P(CgroupConformance, DestroyRemovesDescendantsFirstAndIsIdempotent) {
   // The parent stays for the next container.
   for (const std::string& own : fake_->own_dirs()) EXPECT_TRUE(fs::is_directory(own + "/berth"));
   EXPECT_TRUE((*c)->destroy());
+}
+
+TEST_P(CgroupConformance, RemakesAParentThatVanished) {
+  auto m = manager();
+  ASSERT_TRUE(m->create("c1", {}));
+  for (const std::string& own : fake_->own_dirs()) fs::remove_all(own + "/berth");
+  auto c = m->create("c2", {});
+  ASSERT_TRUE(c) << c.error().message;
+  for (const std::string& own : fake_->own_dirs()) EXPECT_TRUE(fs::is_directory(own + "/berth/c2"));
+  EXPECT_EQ(m->list().value(), std::vector<std::string>{"c2"});
 }
 
 TEST_P(CgroupConformance, RemoveNeverFollowsASymlink) {
@@ -444,20 +458,28 @@ TEST_P(CgroupConformance, KernelRefusalsAreInvalidArgumentNamingFileAndValue) {
   auto m = manager();
   auto c = m->create("c1", {});
   ASSERT_TRUE(c);
-  // A fake "kernel" refusing: the file is a directory, so the write fails
-  // (EISDIR); a real refusal (EINVAL/EBUSY) is covered by the kernel tests.
-  std::string file;
+  std::string dir;
   for (const std::string& d : (*c)->dirs())
-    if (GetParam() == Version::v2 || d.find("/pids/") != std::string::npos) file = d + "/pids.max";
-  fs::remove(file);
-  fs::create_directory(file);
+    if (GetParam() == Version::v2 || d.find("/pids/") != std::string::npos) dir = d;
+  for (int err : {EINVAL, EBUSY, ERANGE}) {
+    fake_->refuse("/c1/pids.max", err);
+    Resources r;
+    r.pids_limit = 42;
+    auto u = (*c)->update(r);
+    ASSERT_FALSE(u);
+    EXPECT_EQ(u.error().code, Errc::invalid_argument) << u.error().message;
+    EXPECT_EQ(u.error().sys_errno, err);
+    EXPECT_EQ(u.error().message, str_cat("write pids.max=42 in ", dir, ": ", strerror(err)));
+  }
+  // Not a refusal of the value: keeps its own code.
+  fake_->refuse("/c1/pids.max", EACCES);
   Resources r;
   r.pids_limit = 42;
   auto u = (*c)->update(r);
   ASSERT_FALSE(u);
-  EXPECT_NE(u.error().message.find("write pids.max=42 in "), std::string::npos)
-      << u.error().message;
-  fs::remove(file);
+  EXPECT_EQ(u.error().code, Errc::forbidden);
+  fake_->refuse("/c1/pids.max", 0);
+  EXPECT_TRUE((*c)->update(r));
 }
 
 // ---- v1: the exact files and values ----------------------------------------
@@ -872,6 +894,60 @@ TEST_F(V2Files, OomEventFdWatchesMemoryEvents) {
   write_file(cdir() + "/memory.events", "low 0\nhigh 0\nmax 1\noom 1\noom_kill 1\n");
   EXPECT_EQ(::poll(&p, 1, 2000), 1);
   EXPECT_EQ(c->oom_kill_count().value(), 1u);
+}
+
+TEST_F(V2Files, OwnCgroupHoldingProcessesPassesNoControllers) {
+  V2Options o;
+  o.own_procs = "1\n";  // someone else is in the daemon's cgroup
+  auto c = make({}, o);
+  ASSERT_TRUE(c);  // created, but nothing can be limited
+  EXPECT_EQ(trimmed(cdir() + "/cgroup.controllers"), "");
+  Resources r;
+  r.memory = 1 << 30;
+  auto u = c->update(r);
+  ASSERT_FALSE(u);
+  EXPECT_EQ(u.error().code, Errc::invalid_argument);
+  EXPECT_NE(u.error().message.find("needs the memory controller"), std::string::npos)
+      << u.error().message;
+}
+
+TEST_F(V2Files, SelfLeafMovesTheDaemonOutOfItsCgroup) {
+  V2Options o;
+  o.own_procs = str_cat(::getpid(), "\n");
+  tree_ = std::make_unique<V2Tree>(o);
+  auto opts = tree_->options();
+  opts.self_leaf = "berthd";
+  auto m = Manager::detect(opts);
+  ASSERT_TRUE(m);
+  auto c = (*m)->create("c1", {});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(read_file(tree_->own_dir() + "/berthd/cgroup.procs"), str_cat(::getpid(), "\n"));
+  EXPECT_EQ(read_file(tree_->own_dir() + "/cgroup.procs"), "");
+  EXPECT_EQ(trimmed(cdir() + "/cgroup.controllers"), "cpu io memory pids");
+  EXPECT_EQ((*m)->list().value(), std::vector<std::string>{"c1"});
+}
+
+TEST_F(V2Files, SelfLeafNeverMovesOtherProcesses) {
+  V2Options o;
+  o.own_procs = str_cat("1\n", ::getpid(), "\n");
+  tree_ = std::make_unique<V2Tree>(o);
+  auto opts = tree_->options();
+  opts.self_leaf = "berthd";
+  auto m = Manager::detect(opts);
+  ASSERT_TRUE(m);
+  auto c = (*m)->create("c1", {});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(read_file(tree_->own_dir() + "/cgroup.procs"), "1\n");
+  EXPECT_EQ(trimmed(cdir() + "/cgroup.controllers"), "");
+}
+
+TEST_F(V2Files, SelfLeafCannotHoldTheParent) {
+  tree_ = std::make_unique<V2Tree>();
+  auto opts = tree_->options();
+  opts.self_leaf = "berth";
+  auto m = Manager::detect(opts);
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().code, Errc::invalid_argument);
 }
 
 TEST_F(V2Files, DetectionPrefersV2AtTheRootAndFallsBackToV1) {

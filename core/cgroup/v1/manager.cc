@@ -78,19 +78,34 @@ class V1Manager final : public Manager {
         return r;
     return roots_.front();
   }
+  using Parents = std::vector<Dir>;
   // The parent directory in each hierarchy, made where missing; a new
-  // level in the cpuset hierarchy gets its parent's cpus and mems.
-  Result<std::vector<Dir>> make_parents();
+  // level in the cpuset hierarchy gets its parent's cpus and mems. Called
+  // with mu_ held.
+  Result<Parents> make_parents();
+  // The parents, made once and kept open (the start path pays nothing);
+  // made again when `stale` is what is kept (one vanished).
+  Result<std::shared_ptr<const Parents>> parents(const std::shared_ptr<const Parents>& stale);
+  // The container's directory in each hierarchy (undone on failure).
+  Result<std::vector<V1Cgroup::Part>> make_dirs(const Parents& parents, std::string_view name);
   // The parents that exist (empty Dir where one does not).
   Result<std::vector<Dir>> open_parents() const;
 
   std::vector<Root> roots_;
   ManagerOptions opts_;
-  std::mutex mu_;  // serializes parent creation
+  std::mutex mu_;  // guards parents_, serializes parent creation
+  std::shared_ptr<const Parents> parents_;
 };
 
-Result<std::vector<Dir>> V1Manager::make_parents() {
+Result<std::shared_ptr<const V1Manager::Parents>> V1Manager::parents(
+    const std::shared_ptr<const Parents>& stale) {
   std::lock_guard lock(mu_);
+  if (!parents_ || parents_ == stale)
+    parents_ = std::make_shared<const Parents>(BERTH_TRY(make_parents()));
+  return parents_;
+}
+
+Result<std::vector<Dir>> V1Manager::make_parents() {
   std::vector<Dir> out;
   for (const Root& r : roots_) {
     bool is_cpuset = std::find(r.h.controllers.begin(), r.h.controllers.end(), "cpuset") !=
@@ -120,12 +135,9 @@ Result<std::vector<Dir>> V1Manager::open_parents() const {
   return out;
 }
 
-Result<std::unique_ptr<Cgroup>> V1Manager::create(std::string_view name, const Resources& r) {
-  BERTH_TRY(check_cgroup_name(name));
-  std::vector<Dir> parents =
-      BERTH_TRY(with_context(make_parents(), str_cat("create cgroup ", name)));
+Result<std::vector<V1Cgroup::Part>> V1Manager::make_dirs(const Parents& parents,
+                                                         std::string_view name) {
   std::vector<V1Cgroup::Part> parts;
-  std::string err_context = str_cat("create cgroup ", name);
   for (size_t i = 0; i < roots_.size(); ++i) {
     auto d = parents[i].make(name);
     if (!d) {
@@ -135,17 +147,31 @@ Result<std::unique_ptr<Cgroup>> V1Manager::create(std::string_view name, const R
       // Undo the directories made so far (they are empty: nothing joined).
       V1Cgroup partial(std::string(name), std::move(parts), opts_);
       (void)partial.destroy();
-      return std::unexpected(std::move(e).context(err_context));
+      return std::unexpected(std::move(e));
     }
     parts.push_back(
         {roots_[i].h.controllers, std::move(*d), join_cgroup_path(roots_[i].parent, name)});
   }
-  auto cg = std::make_unique<V1Cgroup>(std::string(name), std::move(parts), opts_);
+  return parts;
+}
+
+Result<std::unique_ptr<Cgroup>> V1Manager::create(std::string_view name, const Resources& r) {
+  BERTH_TRY(check_cgroup_name(name));
+  std::string err_context = str_cat("create cgroup ", name);
+  auto ps = BERTH_TRY(with_context(parents(nullptr), err_context));
+  auto made = make_dirs(*ps, name);
+  if (!made && made.error().sys_errno == ENOENT) {  // a parent went away: again
+    ps = BERTH_TRY(with_context(parents(ps), err_context));
+    made = make_dirs(*ps, name);
+  }
+  if (!made) return std::unexpected(std::move(made.error()).context(err_context));
+  const Parents& parent_dirs = *ps;
+  auto cg = std::make_unique<V1Cgroup>(std::string(name), std::move(*made), opts_);
   auto setup = [&]() -> Result<void> {
     for (size_t i = 0; i < roots_.size(); ++i) {
       const auto& cs = roots_[i].h.controllers;
       if (std::find(cs.begin(), cs.end(), "cpuset") != cs.end())
-        BERTH_TRY(cg->init_cpuset(parents[i]));
+        BERTH_TRY(cg->init_cpuset(parent_dirs[i]));
     }
     BERTH_TRY(cg->init_devices(r.devices));
     return cg->update(r);
