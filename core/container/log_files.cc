@@ -119,6 +119,25 @@ Result<uint32_t> read_log_header(int fd) {
 Result<int64_t> find_log_end(int fd, uint32_t salt, int64_t size, uint64_t* bytes_read) {
   const auto lo = static_cast<int64_t>(log_header_size);
   if (size <= lo) return lo;
+  // The usual case, a clean end: the back-length, then the record it gives.
+  if (size - lo >= static_cast<int64_t>(log_record_overhead)) {
+    char tail[4];
+    size_t got = BERTH_TRY(pread_full(fd, tail, sizeof tail, size - 4));
+    if (bytes_read) *bytes_read += got;
+    uint32_t n = 0;
+    for (int i = 3; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(tail[i]);
+    auto total = static_cast<int64_t>(n) + static_cast<int64_t>(log_record_overhead);
+    if (got == sizeof tail && n <= log_max_payload && total <= size - lo) {
+      std::string rec(static_cast<size_t>(total), '\0');
+      got = BERTH_TRY(pread_full(fd, rec.data(), rec.size(), size - total));
+      if (bytes_read) *bytes_read += got;
+      LogRecord r;
+      size_t used = 0;
+      if (got == rec.size() && decode_log_record_backward(rec, salt, &r, &used) == LogDecode::ok) {
+        return size;
+      }
+    }
+  }
   int64_t start = std::max(lo, size - torn_search_window);
   std::string buf(static_cast<size_t>(size - start), '\0');
   size_t got = BERTH_TRY(pread_full(fd, buf.data(), buf.size(), start));

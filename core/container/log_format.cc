@@ -1,5 +1,8 @@
 #include "core/container/log_format.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "core/base/strings.h"
 
 namespace berth::core::container {
@@ -40,6 +43,18 @@ void append_log_time(std::string& out, int64_t time_ns) {
     frac += ns_per_s;
     --secs;
   }
+  // Messages come in bursts within one second: format the date and time
+  // once per second (per thread), the fraction each time.
+  thread_local int64_t cached_secs = INT64_MIN;
+  thread_local char cached[40];
+  thread_local size_t cached_len = 0;
+  if (secs == cached_secs) {
+    out.append(cached, cached_len);
+    append_digits(out, frac, 9);
+    out.push_back('Z');
+    return;
+  }
+  size_t start = out.size();
   int64_t days = secs / 86400;
   int64_t rem = secs % 86400;
   if (rem < 0) {
@@ -65,6 +80,9 @@ void append_log_time(std::string& out, int64_t time_ns) {
   out.push_back(':');
   append_digits(out, rem % 60, 2);
   out.push_back('.');
+  cached_len = std::min(out.size() - start, sizeof cached);
+  std::memcpy(cached, out.data() + start, cached_len);
+  cached_secs = secs;
   append_digits(out, frac, 9);
   out.push_back('Z');
 }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "core/container/log_files.h"
 
@@ -17,7 +18,9 @@ namespace berth::core::container {
 namespace {
 
 constexpr size_t read_chunk = 256 << 10;
-constexpr int64_t back_chunk = 64 << 10;
+// Backward reads start small (a short tail is the common case) and double.
+constexpr int64_t back_chunk_first = 16 << 10;
+constexpr int64_t back_chunk_max = 1 << 20;
 constexpr auto max_wait_slice = std::chrono::milliseconds(250);
 constexpr auto poll_slice = std::chrono::milliseconds(50);  // without inotify
 const auto header_end = static_cast<int64_t>(log_header_size);
@@ -59,14 +62,19 @@ class BackwardScan {
         return RecordInfo{cur_, static_cast<size_t>(rec.stream), rec.flags};
       }
       if (d == LogDecode::need_more && buf_start_ > header_end) {
-        int64_t want = std::max(back_chunk, cur_ - buf_start_);
+        int64_t want = std::max(chunk_, cur_ - buf_start_);
+        chunk_ = std::min(chunk_ * 2, back_chunk_max);
         int64_t from = std::max(header_end, buf_start_ - want);
-        std::string more(static_cast<size_t>(buf_start_ - from), '\0');
-        size_t got = BERTH_TRY(pread_full(fd_, more.data(), more.size(), from));
+        // Keep the piece of the record that straddles the old block, read
+        // the new block in front of it; the buffer keeps its capacity.
+        auto len = static_cast<size_t>(buf_start_ - from);
+        auto keep = static_cast<size_t>(cur_ - buf_start_);
+        carry_.assign(buf_.data(), keep);
+        if (buf_.size() < len + keep) buf_.resize(len + keep);
+        size_t got = BERTH_TRY(pread_full(fd_, buf_.data(), len, from));
         stats_->bytes_read += got;
-        if (got == more.size()) {
-          more.append(buf_, 0, static_cast<size_t>(cur_ - buf_start_));
-          buf_ = std::move(more);
+        if (got == len) {
+          std::memcpy(buf_.data() + len, carry_.data(), keep);
           buf_start_ = from;
           continue;
         }
@@ -121,9 +129,11 @@ class BackwardScan {
   int fd_;
   uint32_t salt_;
   int64_t cur_;        // the records before this offset are still to walk
-  std::string buf_;    // file bytes [buf_start_, buf_start_ + size)
+  std::string buf_;    // file bytes [buf_start_, cur_) at its start
+  std::string carry_;  // the straddling piece while a block is read
   int64_t buf_start_;  // file offset of buf_[0]
   LogReader::Stats* stats_;
+  int64_t chunk_ = back_chunk_first;
   bool fallback_ = false;
   std::vector<RecordInfo> recs_;
   size_t idx_ = 0;
@@ -273,7 +283,7 @@ Result<void> LogReader::select_tail(int64_t n, Pos scan_end) {
 void LogReader::seek(Pos p) {
   for (size_t i = 0; i < p.file && i < files_.size(); ++i) files_[i].fd.reset();
   cur_ = p.file;
-  buf_.clear();
+  buf_len_ = 0;
   buf_off_ = p.off;
   buf_pos_ = 0;
   resyncing_ = false;
@@ -284,7 +294,7 @@ Result<LogReader::Fetch> LogReader::fetch(LogRecord* rec, Pos* pos) {
   for (;;) {
     if (cur_ >= files_.size()) return Fetch::eof;
     File& f = files_[cur_];
-    std::string_view avail(buf_.data() + buf_pos_, buf_.size() - buf_pos_);
+    std::string_view avail(buf_.data() + buf_pos_, buf_len_ - buf_pos_);
     size_t n = 0;
     LogDecode d = avail.empty() ? LogDecode::need_more : decode_log_record(avail, f.salt, rec, &n);
     if (d == LogDecode::ok) {
@@ -306,16 +316,18 @@ Result<LogReader::Fetch> LogReader::fetch(LogRecord* rec, Pos* pos) {
     }
     bool following_this = opts_.follow && cur_ + 1 == files_.size();
     if (!file_eof) {
-      buf_.erase(0, buf_pos_);
+      size_t have = buf_len_ - buf_pos_;
+      if (have > 0 && buf_pos_ > 0) std::memmove(buf_.data(), buf_.data() + buf_pos_, have);
       buf_off_ += static_cast<int64_t>(buf_pos_);
       buf_pos_ = 0;
-      int64_t from = buf_off_ + static_cast<int64_t>(buf_.size());
+      buf_len_ = have;
+      int64_t from = buf_off_ + static_cast<int64_t>(have);
       size_t got = 0;
       if (from < f.limit) {
-        size_t have = buf_.size();
-        buf_.resize(have + static_cast<size_t>(std::min<int64_t>(f.limit - from, read_chunk)));
-        got = BERTH_TRY(pread_full(f.fd.get(), buf_.data() + have, buf_.size() - have, from));
-        buf_.resize(have + got);
+        auto want = static_cast<size_t>(std::min<int64_t>(f.limit - from, read_chunk));
+        if (buf_.size() < have + want) buf_.resize(have + want);
+        got = BERTH_TRY(pread_full(f.fd.get(), buf_.data() + have, want, from));
+        buf_len_ = have + got;
         stats_.bytes_read += got;
       }
       if (got > 0) continue;

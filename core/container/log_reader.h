@@ -142,7 +142,8 @@ class LogReader {
   LogReadOptions opts_;
   std::vector<File> files_;  // oldest first; finished ones keep their slot, fd closed
   size_t cur_ = 0;
-  std::string buf_;      // forward window of files_[cur_]
+  std::string buf_;  // forward window of files_[cur_]: buf_len_ bytes valid
+  size_t buf_len_ = 0;
   int64_t buf_off_ = 0;  // file offset of buf_[0]
   size_t buf_pos_ = 0;   // parse position in buf_
   bool resyncing_ = false;

@@ -129,16 +129,19 @@ void encode_log_record(std::string& out, uint32_t salt, int64_t time_ns, LogStre
                        uint8_t flags, std::string_view bytes) {
   size_t at = out.size();
   size_t n = bytes.size();
-  out.resize(at + n + log_record_overhead);
+  char head[20];
+  put_u32(head, 0);  // the CRC, patched in below
+  put_u32(head + 4, static_cast<uint32_t>(n));
+  put_u64(head + 8, static_cast<uint64_t>(time_ns));
+  head[16] = static_cast<char>(stream);
+  head[17] = static_cast<char>(flags);
+  head[18] = 0;
+  head[19] = 0;
+  char back[4];
+  put_u32(back, static_cast<uint32_t>(n));
+  out.reserve(at + n + log_record_overhead);
+  out.append(head, sizeof head).append(bytes).append(back, sizeof back);
   char* p = out.data() + at;
-  put_u32(p + 4, static_cast<uint32_t>(n));
-  put_u64(p + 8, static_cast<uint64_t>(time_ns));
-  p[16] = static_cast<char>(stream);
-  p[17] = static_cast<char>(flags);
-  p[18] = 0;
-  p[19] = 0;
-  if (n > 0) std::memcpy(p + 20, bytes.data(), n);
-  put_u32(p + 20 + n, static_cast<uint32_t>(n));
   put_u32(p, record_crc(salt, p, n));
 }
 

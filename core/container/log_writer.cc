@@ -165,6 +165,7 @@ Result<void> LogWriter::rotate() {
 
 Result<void> LogWriter::append(LogStream stream, int64_t time_ns, std::string_view chunk) {
   std::string buf;
+  buf.reserve(chunk.size() + chunk.size() / 4 + 2 * log_record_overhead);
   while (!chunk.empty()) {
     Encoded e = encode(stream, time_ns, chunk, buf);
     chunk.remove_prefix(e.consumed);

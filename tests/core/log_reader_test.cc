@@ -193,7 +193,7 @@ TEST(LogReader, TailOfABigLogReadsOnlyItsEnd) {
               str_cat("this is log line number ", total - n, " of the big log test\n"));
     // The lines are about 50 bytes (+24 of record): what is read is the
     // tail itself, twice (backwards, then forwards), plus a block or two.
-    uint64_t budget = 2 * 80 * n + 400 * 1024;
+    uint64_t budget = 2 * 80 * n + 96 * 1024;
     EXPECT_LT(stats.bytes_read, budget) << n << " of " << on_disk;
     EXPECT_LE(stats.files_opened, 3u);
   }
