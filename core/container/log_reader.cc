@@ -36,6 +36,7 @@ struct RecordInfo {
   size_t stream = 0;
   uint8_t flags = 0;
   bool ends_message() const { return !(flags & log_flag_partial) || (flags & log_flag_split) != 0; }
+  bool stream_end() const { return (flags & log_flag_end) != 0; }
 };
 
 // Walks the records of one file from `end` back to its header, reading
@@ -261,11 +262,15 @@ Result<void> LogReader::select_tail(int64_t n, Pos scan_end) {
       size_t s = r->stream;
       if (!shown_stream(s) || state[s] == State::closed) continue;
       Pos p{fi, r->off};
-      if (r->ends_message() || state[s] == State::unseen) {
+      // An end marker ends a message if it is flagged so; else it only
+      // closes a line already cut, and is no message.
+      if (r->stream_end() && !r->ends_message()) continue;
+      bool ends = r->ends_message();
+      if (ends || state[s] == State::unseen) {
         // A new message, walking backwards. The newest piece of a line not
         // yet ended is one too — except when following, where it comes out
         // once it ends, as docker's would (its copier holds it back).
-        bool counted = r->ends_message() || !opts_.follow;
+        bool counted = ends || !opts_.follow;
         if (counted && remaining == 0) {
           state[s] = State::closed;
           continue;
@@ -348,6 +353,16 @@ void LogReader::take(const LogRecord& rec, Pos pos) {
   auto s = static_cast<size_t>(rec.stream);
   if (!shown_stream(s) || pos < include_from_[s]) return;
   Pending& p = pending_[s];
+  if (rec.stream_end()) {
+    // EOF: docker emits what is left of the line, stamped now (or with its
+    // first piece's time if it was already cut), and starts over.
+    if (!p.bytes.empty()) {
+      p.last_ns = rec.time_ns;
+      emit(s, true);
+    }
+    line_ns_[s].reset();
+    return;
+  }
   p.bytes.append(rec.bytes);
   p.last_ns = rec.time_ns;
   if (rec.ends_message()) {

@@ -78,7 +78,8 @@ uint32_t record_crc(uint32_t salt, const char* p, size_t n) {
 
 bool valid_stream_and_flags(const char* p) {
   auto flags = static_cast<unsigned char>(p[17]);
-  return (flags & ~(log_flag_partial | log_flag_split)) == 0 && p[18] == 0 && p[19] == 0;
+  return (flags & ~(log_flag_partial | log_flag_split | log_flag_end)) == 0 && p[18] == 0 &&
+         p[19] == 0;
 }
 
 LogRecord record_at(const char* p, size_t n) {

@@ -21,7 +21,8 @@
 //                 4  4  n: payload length
 //                 8  8  time: nanoseconds since the Unix epoch, UTC (signed)
 //                16  1  stream: 0 stdin, 1 stdout, 2 stderr (docker's ids)
-//                17  1  flags: bit 0 partial, bit 1 split (below); others 0
+//                17  1  flags: bit 0 partial, bit 1 split, bit 2 end (below);
+//                       others 0
 //                18  2  reserved, 0
 //                20  n  payload: the bytes exactly as the container wrote them
 //             20+n  4  n again, so that a reader can walk backwards
@@ -32,7 +33,12 @@
 // without is flagged partial and continues in the next record of the same
 // stream. A partial piece that reached 16 KiB is also flagged split: docker
 // emits a message there, so a reader ends its message at a split piece or at
-// a whole line (see LogRecord::ends_message).
+// a whole line (see LogRecord::ends_message). When a stream reaches EOF with
+// a line still open, the writer adds an empty record flagged partial and end
+// (and split if bytes of the line came since its last cut, for then it ends
+// a message): docker emits what is left of the line as a last message,
+// stamped with the time of EOF, and the stream's next output (a restart)
+// begins a new line.
 //
 // Crash tolerance: a record is valid when both lengths agree and the CRC
 // matches. A crash can leave a torn record at the end of the current file;
@@ -57,6 +63,7 @@ std::string_view log_stream_name(LogStream s);
 
 inline constexpr uint8_t log_flag_partial = 1;  // the piece does not end its line
 inline constexpr uint8_t log_flag_split = 2;    // a 16 KiB piece: docker ends a message here
+inline constexpr uint8_t log_flag_end = 4;      // empty: the stream ended (EOF) here
 
 inline constexpr std::string_view log_magic = "BERTHLOG";
 inline constexpr uint32_t log_version = 1;
@@ -75,6 +82,8 @@ struct LogRecord {
   std::string_view bytes;
 
   bool partial() const { return (flags & log_flag_partial) != 0; }
+  // The end-of-stream marker (empty, also flagged partial).
+  bool stream_end() const { return (flags & log_flag_end) != 0; }
   // Whether docker's message ends with this piece (a whole line, or a
   // 16 KiB piece of a longer one).
   bool ends_message() const { return !partial() || (flags & log_flag_split) != 0; }

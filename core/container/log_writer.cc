@@ -130,6 +130,7 @@ LogWriter::Encoded LogWriter::encode(LogStream stream, int64_t time_ns, std::str
     encode_log_record(out, salt_, time_ns, stream, flags, rest.substr(0, len));
     reserved_ += record;
     line_len = flags == log_flag_partial ? line_len + len : 0;
+    open_line_[stream_index(stream)] = (flags & log_flag_partial) != 0;
     e.consumed += len;
   }
   return e;
@@ -163,12 +164,48 @@ Result<void> LogWriter::rotate() {
   return {};
 }
 
+LogWriter::Encoded LogWriter::encode_end(LogStream stream, int64_t time_ns, std::string& out) {
+  size_t i = stream_index(stream);
+  Encoded e;
+  if (!open_line_[i]) return e;
+  auto record = static_cast<int64_t>(log_record_overhead);
+  int64_t used = size_ + reserved_;
+  if (opts_.max_size > 0 && used > static_cast<int64_t>(log_header_size) &&
+      used + record > opts_.max_size) {
+    e.rotate = true;
+    return e;
+  }
+  // Split as well when there are bytes since the line's last cut: the
+  // marker then ends a message, and readers count it as one walking back.
+  uint8_t flags = log_flag_partial | log_flag_end | (line_len_[i] > 0 ? log_flag_split : 0);
+  encode_log_record(out, salt_, time_ns, stream, flags, {});
+  reserved_ += record;
+  line_len_[i] = 0;
+  open_line_[i] = false;
+  return e;
+}
+
 Result<void> LogWriter::append(LogStream stream, int64_t time_ns, std::string_view chunk) {
+  return write_blocking(stream, time_ns, chunk, false);
+}
+
+Result<void> LogWriter::end_stream(LogStream stream, int64_t time_ns) {
+  return write_blocking(stream, time_ns, {}, true);
+}
+
+Result<void> LogWriter::write_blocking(LogStream stream, int64_t time_ns, std::string_view chunk,
+                                       bool end) {
   std::string buf;
   buf.reserve(chunk.size() + chunk.size() / 4 + 2 * log_record_overhead);
-  while (!chunk.empty()) {
-    Encoded e = encode(stream, time_ns, chunk, buf);
-    chunk.remove_prefix(e.consumed);
+  while (!chunk.empty() || end) {
+    Encoded e;
+    if (!chunk.empty()) {
+      e = encode(stream, time_ns, chunk, buf);
+      chunk.remove_prefix(e.consumed);
+    } else {
+      e = encode_end(stream, time_ns, buf);
+      end = e.rotate;
+    }
     if (!buf.empty()) {
       auto r = write_all(fd_.get(), buf, "log " + dir_);
       if (!r) {
@@ -204,16 +241,29 @@ void LogWriter::end_turn() {
 io::Task<Result<void>> LogWriter::append_async(LogStream stream, int64_t time_ns,
                                                std::string_view chunk) {
   co_await TurnAwaiter{this};
-  Result<void> r = co_await append_serialised(stream, time_ns, chunk);
+  Result<void> r = co_await write_serialised(stream, time_ns, chunk, false);
   end_turn();
   co_return r;
 }
 
-io::Task<Result<void>> LogWriter::append_serialised(LogStream stream, int64_t time_ns,
-                                                    std::string_view chunk) {
-  while (!chunk.empty()) {
-    Encoded e = encode(stream, time_ns, chunk, scratch_);
-    chunk.remove_prefix(e.consumed);
+io::Task<Result<void>> LogWriter::end_stream_async(LogStream stream, int64_t time_ns) {
+  co_await TurnAwaiter{this};
+  Result<void> r = co_await write_serialised(stream, time_ns, {}, true);
+  end_turn();
+  co_return r;
+}
+
+io::Task<Result<void>> LogWriter::write_serialised(LogStream stream, int64_t time_ns,
+                                                   std::string_view chunk, bool end) {
+  while (!chunk.empty() || end) {
+    Encoded e;
+    if (!chunk.empty()) {
+      e = encode(stream, time_ns, chunk, scratch_);
+      chunk.remove_prefix(e.consumed);
+    } else {
+      e = encode_end(stream, time_ns, scratch_);
+      end = e.rotate;
+    }
     size_t off = 0;
     while (off < scratch_.size()) {
       int n = co_await io::write(fd_.get(), scratch_.data() + off, scratch_.size() - off);

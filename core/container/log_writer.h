@@ -17,7 +17,8 @@
 //
 // which is what append_async() does (and serialises, so the stdout and
 // stderr readers of one container may both call it). append() is the same
-// with blocking writes, for tests and tools.
+// with blocking writes, for tests and tools. When a pipe reaches EOF, call
+// end_stream_async() (or end_stream()) for that stream.
 //
 // Sizes: rotation happens before a record that would take the current file
 // past max_size (header included), so no file exceeds it unless a single
@@ -75,6 +76,13 @@ class LogWriter {
   // repair().
   Encoded encode(LogStream stream, int64_t time_ns, std::string_view chunk, std::string& out);
 
+  // Appends to out the end-of-stream marker, if the stream has a line open
+  // (the container's pipe reached EOF in the middle of a line): docker emits
+  // what is left as a last message at EOF, and output after a restart starts
+  // a new line. rotate as for encode() (then call again); nothing appended
+  // when no line is open.
+  Encoded encode_end(LogStream stream, int64_t time_ns, std::string& out);
+
   // The current file: O_APPEND, so writes go to its end whatever the offset.
   // Changes on rotate().
   int fd() const { return fd_.get(); }
@@ -89,11 +97,14 @@ class LogWriter {
 
   // encode + write + commit (+ rotate), blocking.
   Result<void> append(LogStream stream, int64_t time_ns, std::string_view chunk);
+  // encode_end + write + commit (+ rotate), blocking: call at EOF of a stream.
+  Result<void> end_stream(LogStream stream, int64_t time_ns);
   // The same through the calling reactor's ring; rotation runs on the
   // blocking pool. Calls on one writer run one after the other, in the order
   // they were made. chunk must stay valid until the task completes. On a
   // failed write the file is repaired and the error returned.
   io::Task<Result<void>> append_async(LogStream stream, int64_t time_ns, std::string_view chunk);
+  io::Task<Result<void>> end_stream_async(LogStream stream, int64_t time_ns);
 
   // Committed bytes in the current file, header included.
   int64_t size() const { return size_; }
@@ -102,8 +113,9 @@ class LogWriter {
 
  private:
   LogWriter() = default;
-  io::Task<Result<void>> append_serialised(LogStream stream, int64_t time_ns,
-                                           std::string_view chunk);
+  Result<void> write_blocking(LogStream stream, int64_t time_ns, std::string_view chunk, bool end);
+  io::Task<Result<void>> write_serialised(LogStream stream, int64_t time_ns, std::string_view chunk,
+                                          bool end);
 
   struct TurnAwaiter {
     LogWriter* w;
@@ -120,6 +132,7 @@ class LogWriter {
   int64_t size_ = 0;                  // committed bytes in the current file
   int64_t reserved_ = 0;              // encoded, not yet committed
   std::array<size_t, 3> line_len_{};  // bytes of each stream's line since its last cut
+  std::array<bool, 3> open_line_{};   // each stream's last record was partial
   std::string scratch_;               // append_async's buffer
   bool busy_ = false;                 // an append_async holds the turn
   std::deque<std::coroutine_handle<>> waiters_;
