@@ -13,9 +13,10 @@
 // message past it) and httputils.WriteLogStream + stdcopy (timestamp prefix
 // in RFC3339NanoFixed, one 8-byte-header frame per message unless TTY).
 //
-// One deliberate difference: docker stamps the piece left at EOF with the
-// time of EOF, which a log file never recorded; berth (and the model) use
-// the time of that stream's last write.
+// EOF is recorded by LogWriter::end_stream (the lifecycle calls it when a
+// pipe closes). Where it was not (a daemon crash), berth can only stamp the
+// piece left over with the time of that stream's last write, and the model
+// does the same for writes that end without an EOF.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -38,6 +39,7 @@ struct Write {
   LogStream stream;
   int64_t time_ns;
   std::string bytes;
+  bool eof = false;  // the stream's pipe closed (the container exited)
 };
 
 struct DockerMessage {
@@ -46,7 +48,9 @@ struct DockerMessage {
   std::string line;  // as json-file stores it: with its "\n" unless partial
 };
 
-// moby's Copier.copySrc over both streams, then EOF.
+// moby's Copier.copySrc over both streams; a new copier after each EOF
+// (a restart). What is left when the writes run out is flushed as at EOF,
+// stamped with the stream's last write (see the file comment).
 std::vector<DockerMessage> docker_copier(const std::vector<Write>& writes) {
   constexpr size_t buf_size = 16 * 1024;
   struct Source {
@@ -58,6 +62,11 @@ std::vector<DockerMessage> docker_copier(const std::vector<Write>& writes) {
   std::vector<DockerMessage> out;
   for (const Write& w : writes) {
     Source& s = src[static_cast<size_t>(w.stream)];
+    if (w.eof) {
+      if (!s.buf.empty()) out.push_back({s.partial_ts.value_or(w.time_ns), w.stream, s.buf});
+      s = Source{};
+      continue;
+    }
     s.buf += w.bytes;
     s.last_write = w.time_ns;
     for (;;) {
@@ -132,7 +141,7 @@ std::string docker_logs(const std::vector<DockerMessage>& all, const Query& q, b
 // across reads and interleaved with the other stream, empty lines, binary
 // bytes, lines at and around 16 KiB and far beyond, several writes at one
 // time (since/until boundaries) and unended lines at exit.
-std::vector<Write> scenario() {
+std::vector<Write> scenario(bool with_final_eof) {
   std::vector<Write> w;
   int64_t t = t0;
   auto add = [&](LogStream s, std::string bytes, int64_t dt = 1000) {
@@ -161,8 +170,20 @@ std::vector<Write> scenario() {
   for (int i = 0; i < 40; ++i) {
     add(i % 3 ? LogStream::out : LogStream::err, str_cat("short ", i, "\n"), i % 4 ? 1000 : 0);
   }
+  // The container exits in the middle of a line on stdout, after a 16 KiB
+  // piece on stderr, and is started again.
+  add(LogStream::out, "prompt> ");
+  add(LogStream::err, std::string(16384 + 16384, 'q'));
+  w.push_back({LogStream::out, t += 1000, "", true});
+  w.push_back({LogStream::err, t += 1000, "", true});
+  add(LogStream::err, "restarted\n");
+  add(LogStream::out, "again\n");
   add(LogStream::out, "no newline at exit");
   add(LogStream::err, "e");
+  if (with_final_eof) {
+    w.push_back({LogStream::err, t += 1000, "", true});
+    w.push_back({LogStream::out, t += 1000, "", true});
+  }
   return w;
 }
 
@@ -178,6 +199,7 @@ std::vector<Write> rechunked(const std::vector<Write>& ws, uint32_t seed) {
       out.push_back({w.stream, w.time_ns, w.bytes.substr(at, n)});
       at += n;
     }
+    if (w.eof) out.push_back(w);
   }
   return out;
 }
@@ -229,6 +251,7 @@ struct Config {
   const char* name;
   LogWriterOptions writer;
   bool rechunk;
+  bool final_eof = true;
 };
 
 void PrintTo(const Config& c, std::ostream* os) {
@@ -240,23 +263,30 @@ class DockerLogsCompat : public ::testing::TestWithParam<Config> {};
 TEST_P(DockerLogsCompat, MatchesJsonFileForEveryOptionCombination) {
   const Config& c = GetParam();
   TempDir tmp;
-  auto writes = scenario();
+  auto writes = scenario(c.final_eof);
   auto model = docker_copier(writes);
   ASSERT_GT(model.size(), 60u);
   auto w = LogWriter::open(tmp.path(), c.writer);
   ASSERT_TRUE(w) << w.error().message;
   for (const Write& x : c.rechunk ? rechunked(writes, 42) : writes) {
-    ASSERT_TRUE(w->append(x.stream, x.time_ns, x.bytes));
+    if (x.eof) {
+      ASSERT_TRUE(w->end_stream(x.stream, x.time_ns));
+    } else {
+      ASSERT_TRUE(w->append(x.stream, x.time_ns, x.bytes));
+    }
   }
   check_all_queries(tmp.path(), model, c.name);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Configs, DockerLogsCompat,
-    ::testing::Values(Config{"one_file", {}, false}, Config{"one_file_rechunked", {}, true},
-                      Config{"small_files", {.max_size = 3000, .max_files = 1000}, false},
-                      Config{"small_files_rechunked", {.max_size = 3000, .max_files = 1000}, true},
-                      Config{"piece_sized_files", {.max_size = 17000, .max_files = 1000}, true}),
+    ::testing::Values(
+        Config{"one_file", {}, false}, Config{"one_file_rechunked", {}, true},
+        Config{"small_files", {.max_size = 3000, .max_files = 1000}, false},
+        Config{"small_files_rechunked", {.max_size = 3000, .max_files = 1000}, true},
+        Config{"piece_sized_files", {.max_size = 17000, .max_files = 1000}, true},
+        Config{"one_file_no_final_eof", {}, false, false},
+        Config{"small_files_no_final_eof", {.max_size = 3000, .max_files = 1000}, true, false}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // The model itself, on docker's documented cases, so that a wrong model
@@ -272,6 +302,21 @@ TEST(DockerLogsModel, KnownCases) {
   EXPECT_EQ(m[0].line.size(), 16384u);
   EXPECT_EQ(m[1].line, "\n");
   EXPECT_EQ(m[1].time_ns, 1);
+  // EOF in the middle of a line: a last partial message stamped at EOF; a
+  // line cut at 16 KiB keeps its first piece's time; the next start begins
+  // a new line.
+  m = docker_copier({{LogStream::out, 1, "ab"},
+                     {LogStream::out, 2, "", true},
+                     {LogStream::out, 3, "c\n"},
+                     {LogStream::err, 4, std::string(16390, 'x')},
+                     {LogStream::err, 5, "", true}});
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_EQ(m[0].line, "ab");
+  EXPECT_EQ(m[0].time_ns, 2);
+  EXPECT_EQ(m[1].line, "c\n");
+  EXPECT_EQ(m[2].time_ns, 4);
+  EXPECT_EQ(m[3].line, "xxxxxx");
+  EXPECT_EQ(m[3].time_ns, 4);
   std::string framed = docker_logs({{t0, LogStream::err, "x\n"}}, {}, true, false);
   EXPECT_EQ(framed, std::string("\x02\0\0\0\0\0\0\x21", 8) + "2026-11-30T15:50:26.123456789Z x\n");
 }

@@ -94,6 +94,38 @@ TEST(LogReader, LinesAcrossChunksAreOneMessage) {
   EXPECT_FALSE(all[2].partial);
 }
 
+TEST(LogReader, EndOfStreamEndsTheLineAcrossARestart) {
+  TempDir tmp;
+  auto w = LogWriter::open(tmp.path());
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->append(LogStream::out, t0, "Password: "));
+  ASSERT_TRUE(w->end_stream(LogStream::out, t0 + 7));
+  // The container is started again; the writer reopens the same log.
+  w = LogWriter::open(tmp.path());
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->append(LogStream::out, t0 + 9, "second run\n"));
+  auto all = read_all(tmp.path());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].bytes, "Password: ");
+  EXPECT_TRUE(all[0].partial);
+  EXPECT_EQ(all[0].time_ns, t0 + 7);
+  EXPECT_EQ(all[1].bytes, "second run\n");
+  EXPECT_EQ(all[1].time_ns, t0 + 9);
+  auto last = read_all(tmp.path(), {.tail = 1});
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].bytes, "second run\n");
+  last = read_all(tmp.path(), {.tail = 2});
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(last[0].bytes, "Password: ");
+  // Following, the line that ended at EOF counts for tail too.
+  auto r = LogReader::open(tmp.path(), {.tail = 2, .follow = true});
+  ASSERT_TRUE(r);
+  std::vector<LogMessage> out;
+  ASSERT_TRUE((*r)->next(out, LogReader::Clock::now() + 1s));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].bytes, "Password: ");
+}
+
 TEST(LogReader, LargeLinesComeIn16KiBPiecesWithTheFirstPiecesTime) {
   TempDir tmp;
   auto w = LogWriter::open(tmp.path(), {.max_size = 20000, .max_files = 100});

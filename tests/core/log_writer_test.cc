@@ -110,6 +110,34 @@ TEST(LogWriter, CutsLongLinesAt16KiBLikeDocker) {
                      {16384, log_flag_partial | log_flag_split}, {1, 0}, {16384, 0}}));
 }
 
+TEST(LogWriter, EndOfStreamMarksAnOpenLineOnly) {
+  TempDir tmp;
+  auto w = LogWriter::open(tmp.path());
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->end_stream(LogStream::out, t0));  // nothing open: no record
+  EXPECT_EQ(file_size(tmp / "log"), static_cast<int64_t>(log_header_size));
+  ASSERT_TRUE(w->append(LogStream::out, t0, "done\nhalf"));
+  ASSERT_TRUE(w->append(LogStream::err, t0, "whole\n"));
+  ASSERT_TRUE(w->end_stream(LogStream::out, t0 + 1));
+  ASSERT_TRUE(w->end_stream(LogStream::err, t0 + 1));
+  ASSERT_TRUE(w->end_stream(LogStream::out, t0 + 2));  // already ended
+  std::string storage;
+  auto recs = records_of(tmp / "log", storage);
+  ASSERT_EQ(recs.size(), 4u);
+  EXPECT_TRUE(recs[3].stream_end());
+  EXPECT_EQ(recs[3].stream, LogStream::out);
+  EXPECT_EQ(recs[3].time_ns, t0 + 1);
+  EXPECT_TRUE(recs[3].bytes.empty());
+  EXPECT_TRUE(recs[3].ends_message());  // "half" is a message of its own
+  // After a 16 KiB piece the line is still open.
+  ASSERT_TRUE(w->append(LogStream::err, t0 + 3, std::string(16384, 'p')));
+  ASSERT_TRUE(w->end_stream(LogStream::err, t0 + 4));
+  recs = records_of(tmp / "log", storage);
+  ASSERT_EQ(recs.size(), 6u);
+  EXPECT_TRUE(recs[5].stream_end());
+  EXPECT_FALSE(recs[5].ends_message());  // no bytes since the cut: no message
+}
+
 TEST(LogWriter, RotatesBeforeExceedingMaxSizeAndKeepsMaxFiles) {
   TempDir tmp;
   // Records of "line NNN\n" are 9 + 24 = 33 bytes: 16 + 3*33 = 115 fits in
@@ -280,6 +308,10 @@ io::Task<void> pump(LogWriter* w, LogStream s, int n, int* failures) {
     Result<void> r = co_await w->append_async(s, t0 + i, chunk);
     if (!r) ++*failures;
   }
+  Result<void> tail = co_await w->append_async(s, t0 + n, "unended");
+  if (!tail) ++*failures;
+  Result<void> ended = co_await w->end_stream_async(s, t0 + n + 1);
+  if (!ended) ++*failures;
 }
 
 io::Task<void> both(LogWriter* w, int n, int* failures) {
@@ -312,9 +344,14 @@ TEST(LogWriter, AppendAsyncThroughTheReactor) {
       want_err += str_cat("ERR ", i, "\n");
     }
   }
+  want_out += "unended";
+  want_err += "unended";
   auto all = read_all(tmp.path());
   EXPECT_EQ(joined(all, LogStream::out), want_out);
   EXPECT_EQ(joined(all, LogStream::err), want_err);
+  ASSERT_GE(all.size(), 2u);
+  EXPECT_EQ(all.back().bytes, "unended");
+  EXPECT_EQ(all.back().time_ns, t0 + n + 1);  // stamped at EOF
   auto rotated = list_rotated_logs(tmp.path());
   ASSERT_TRUE(rotated);
   EXPECT_GT(rotated->size(), 5u);
