@@ -4,6 +4,7 @@
 // The first byte picks how the input is split into reads.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "api/server/api.h"
