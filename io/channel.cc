@@ -23,7 +23,7 @@ struct InboundChannel::PushAwaiter {
 };
 
 Task<Result<void>> InboundChannel::push(std::string chunk) {
-  co_await PushAwaiter{this};
+  co_await PushAwaiter{this};  // coawait-trivial
   {
     std::lock_guard lock(mu_);
     if (read_error_) co_return std::unexpected(*read_error_);
@@ -137,7 +137,7 @@ void OutboundChannel::close_write(std::optional<Error> err) {
 }
 
 Task<Result<std::string>> OutboundChannel::next() {
-  co_await NextAwaiter{this};
+  co_await NextAwaiter{this};  // coawait-trivial
   std::string out;
   {
     std::lock_guard lock(mu_);

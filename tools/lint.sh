@@ -13,4 +13,10 @@ if grep -rnE '(if|while) \(!?co_await|(\|\||&&) !?co_await' --include='*.cc' --i
   status=1
 fi
 
+# GCC 12 also moves lambda temporaries and braced temporaries inside a
+# co_await expression from the wrong address (see the script).
+if ! python3 tools/lint_coawait_lambda.py; then
+  status=1
+fi
+
 exit $status

@@ -281,7 +281,8 @@ io::Task<void> list(Request& req, Response& res, core::Engine* e) {
     co_return;
   }
   bool all = query_bool(req, "all");
-  auto r = co_await io::offload([e, f = *f] { return list_images(e, f); });
+  auto call = [e, f = *f] { return list_images(e, f); };
+  auto r = co_await io::offload(std::move(call));
   if (!r) {
     send_error(res, r.error());
     co_return;
@@ -343,12 +344,13 @@ std::string inspect_json(core::Engine* e, const img::ImageRecord& r, const img::
 
 io::Task<void> inspect(Request& req, Response& res, core::Engine* e) {
   std::string name(req.param("name").value_or(""));
-  auto r = co_await io::offload([e, name]() -> Result<std::string> {
+  auto call = [e, name]() -> Result<std::string> {
     auto id = BERTH_TRY(e->images().images().resolve(name));
     auto rec = BERTH_TRY(e->images().images().get(id));
     auto cfg = BERTH_TRY(img::parse_config(rec.config));
     return inspect_json(e, rec, cfg);
-  });
+  };
+  auto r = co_await io::offload(std::move(call));
   if (!r) {
     send_error(res, r.error());
     co_return;
@@ -358,7 +360,7 @@ io::Task<void> inspect(Request& req, Response& res, core::Engine* e) {
 
 io::Task<void> history(Request& req, Response& res, core::Engine* e) {
   std::string name(req.param("name").value_or(""));
-  auto r = co_await io::offload([e, name]() -> Result<std::string> {
+  auto call = [e, name]() -> Result<std::string> {
     auto id = BERTH_TRY(e->images().images().resolve(name));
     auto rec = BERTH_TRY(e->images().images().get(id));
     auto cfg = BERTH_TRY(img::parse_config(rec.config));
@@ -402,7 +404,8 @@ io::Task<void> history(Request& req, Response& res, core::Engine* e) {
     }
     w.end_array();
     return body;
-  });
+  };
+  auto r = co_await io::offload(std::move(call));
   if (!r) {
     send_error(res, r.error());
     co_return;
@@ -421,7 +424,8 @@ io::Task<void> tag(Request& req, Response& res, core::Engine* e) {
     co_return;
   }
   std::string target = t.empty() ? repo : repo + ":" + t;
-  auto r = co_await io::offload([e, name, target] { return e->images().tag(name, target); });
+  auto call = [e, name, target] { return e->images().tag(name, target); };
+  auto r = co_await io::offload(std::move(call));
   if (!r) {
     send_error(res, r.error());
     co_return;
@@ -443,10 +447,11 @@ void write_removed(json::Writer& w, const std::vector<img::RemovedItem>& items) 
 io::Task<void> remove(Request& req, Response& res, core::Engine* e) {
   std::string name(req.param("name").value_or(""));
   bool force = query_bool(req, "force");
-  auto r = co_await io::offload([e, name, force] {
+  auto call = [e, name, force] {
     return e->images().remove(name, force,
                               [e](const std::string& id) { return e->image_in_use(id); });
-  });
+  };
+  auto r = co_await io::offload(std::move(call));
   if (!r) {
     send_error(res, r.error());
     co_return;
@@ -484,7 +489,7 @@ io::Task<void> prune(Request& req, Response& res, core::Engine* e) {
     until = std::min(until, t);
   }
   Filters filters = *f;
-  auto r = co_await io::offload([e, filters, all_unused, until]() -> Result<std::string> {
+  auto call = [e, filters, all_unused, until]() -> Result<std::string> {
     uint64_t reclaimed = 0;
     auto items = BERTH_TRY(e->images().prune(
         all_unused,
@@ -504,7 +509,8 @@ io::Task<void> prune(Request& req, Response& res, core::Engine* e) {
       write_removed(w, items);
     w.kv("SpaceReclaimed", static_cast<unsigned long long>(reclaimed)).end_object();
     return body;
-  });
+  };
+  auto r = co_await io::offload(std::move(call));
   if (!r) {
     send_error(res, r.error());
     co_return;
@@ -513,7 +519,7 @@ io::Task<void> prune(Request& req, Response& res, core::Engine* e) {
 }
 
 io::Task<void> system_df(Request& req, Response& res, core::Engine* e) {
-  auto r = co_await io::offload([e]() -> Result<std::string> {
+  auto call = [e]() -> Result<std::string> {
     auto items = BERTH_TRY(list_images(e, Filters{}));
     int64_t layers_size = 0;
     std::set<std::string> seen;
@@ -532,7 +538,8 @@ io::Task<void> system_df(Request& req, Response& res, core::Engine* e) {
     w.key("BuildCache").begin_array().end_array();
     w.end_object();
     return body;
-  });
+  };
+  auto r = co_await io::offload(std::move(call));
   if (!r) {
     send_error(res, r.error());
     co_return;

@@ -240,15 +240,15 @@ void LogWriter::end_turn() {
 
 io::Task<Result<void>> LogWriter::append_async(LogStream stream, int64_t time_ns,
                                                std::string_view chunk) {
-  co_await TurnAwaiter{this};
+  co_await TurnAwaiter{this};  // coawait-trivial
   Result<void> r = co_await write_serialised(stream, time_ns, chunk, false);
   end_turn();
   co_return r;
 }
 
 io::Task<Result<void>> LogWriter::end_stream_async(LogStream stream, int64_t time_ns) {
-  co_await TurnAwaiter{this};
-  Result<void> r = co_await write_serialised(stream, time_ns, {}, true);
+  co_await TurnAwaiter{this};                                             // coawait-trivial
+  Result<void> r = co_await write_serialised(stream, time_ns, {}, true);  // coawait-trivial
   end_turn();
   co_return r;
 }

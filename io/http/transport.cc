@@ -10,12 +10,11 @@ Task<int> Transport::read(char* buf, size_t len, std::optional<Duration> timeout
   // Peers usually send only after our last write, so data is rarely there
   // yet: arm the poll first instead of trying a recv that fails.
   int fd = fd_.get();
-  int n = co_await io::submit(
-      [=](io_uring_sqe* s) {
-        io_uring_prep_recv(s, fd, buf, len, 0);
-        s->ioprio |= IORING_RECVSEND_POLL_FIRST;
-      },
-      timeout);
+  auto call = [=](io_uring_sqe* s) {
+    io_uring_prep_recv(s, fd, buf, len, 0);
+    s->ioprio |= IORING_RECVSEND_POLL_FIRST;
+  };
+  int n = co_await io::submit(std::move(call), timeout);
   co_return n;
 }
 
@@ -48,7 +47,7 @@ Task<int> Transport::write_all_v(std::span<const iovec> parts, std::optional<Dur
     msghdr msg{};
     msg.msg_iov = iov.data() + first;
     msg.msg_iovlen = iov.size() - first;
-    int n = co_await io::submit(MsgAwaitPrep{fd_.get(), &msg}, timeout);
+    int n = co_await io::submit(MsgAwaitPrep{fd_.get(), &msg}, timeout);  // coawait-trivial
     if (n < 0) co_return n;
     if (n == 0) co_return -EPIPE;
     auto left = static_cast<size_t>(n);

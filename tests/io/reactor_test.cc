@@ -288,14 +288,16 @@ struct OffloadResult {
 Task<void> offload_task(OffloadResult* out, Done* done) {
   out->before = std::this_thread::get_id();
   out->before_reactor = Reactor::current();
-  out->value = co_await offload([out] {
+  auto call = [out] {
     out->worker = std::this_thread::get_id();
     std::this_thread::sleep_for(10ms);  // a blocking call
     return 42;
-  });
+  };
+  out->value = co_await offload(std::move(call));
   out->after = std::this_thread::get_id();
   out->after_reactor = Reactor::current();
-  co_await offload([out] { out->void_ran = true; });
+  auto set_flag = [out] { out->void_ran = true; };
+  co_await offload(std::move(set_flag));
   out->after_void = std::this_thread::get_id();
   done->set();
 }
