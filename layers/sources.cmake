@@ -25,3 +25,9 @@ target_sources(berth_layers PRIVATE
 target_sources(berth_layers PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/image/import.cc
 )
+target_sources(berth_layers PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/snapshot/diff.cc
+)
+target_sources(berth_layers PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/image/commit.cc
+)

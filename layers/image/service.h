@@ -52,6 +52,15 @@ struct ImportOptions {
   std::string architecture;  // default: the host's
 };
 
+struct CommitOptions {
+  std::string tag;               // full reference or ""
+  std::string comment, author;
+  std::string run_config_json;   // the new image's "config" object
+  std::string created_by;        // the history line
+  std::string container_id;
+  std::string container_config_json;
+};
+
 struct RemovedItem {
   std::string untagged;  // familiar reference
   std::string deleted;   // image ID
@@ -75,6 +84,12 @@ class ImageService {
   Result<std::string> import(const extract::Source& src, const ImportOptions& opts);
   // docker save: images as an OCI layout with docker's manifest.json.
   Result<void> save(const std::vector<std::string>& names, const ByteOutput& out);
+
+  // docker commit: a new image from parent plus one layer whose archive
+  // write_diff produces (a container's changes).
+  Result<std::string> commit(const std::string& parent_id,
+                             const std::function<Result<void>(const ByteOutput&)>& write_diff,
+                             const CommitOptions& opts);
 
   // Points a new tag (a full reference) at an image.
   Result<void> tag(const std::string& name_or_id, const std::string& new_tag);
