@@ -18,12 +18,18 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& opts) {
   so.unpack_parallel = opts.unpack_parallel;
   e->images_ = BERTH_TRY(layers::image::ImageService::open(opts.root, *e->db_, so));
   BERTH_TRY(with_context(e->images_->recover(), "recover image store"));
+  cgroup::ManagerOptions co;
+  co.parent = opts.cgroup_parent;
+  auto cg = BERTH_TRY(with_context(cgroup::Manager::detect(co), "cgroups"));
+  container::ManagerOptions mo;
+  mo.root = opts.root;
+  mo.default_log = {.max_size = 0, .max_files = 1};
+  e->containers_ = BERTH_TRY(container::ContainerManager::open(mo, *e->db_, *e->images_, std::move(cg)));
   return e;
 }
 
-bool Engine::image_in_use(const std::string&) const {
-  // No container can use an image before the runtime exists.
-  return false;
+bool Engine::image_in_use(const std::string& image_id) const {
+  return containers_->image_in_use(image_id);
 }
 
 }  // namespace berth::core

@@ -12,6 +12,7 @@
 
 #include "core/base/db.h"
 #include "core/base/error.h"
+#include "core/container/manager.h"
 #include "layers/image/service.h"
 
 namespace berth::core {
@@ -19,6 +20,7 @@ namespace berth::core {
 struct EngineOptions {
   std::string root;
   unsigned unpack_parallel = 0;
+  std::string cgroup_parent;  // --cgroup-parent; "" = berth below the daemon's own
 };
 
 class Engine {
@@ -28,6 +30,7 @@ class Engine {
   const std::string& root() const { return root_; }
   db::Database& db() { return *db_; }
   layers::image::ImageService& images() { return *images_; }
+  container::ContainerManager& containers() { return *containers_; }
 
   // Whether a container uses the image (refuses plain rmi).
   bool image_in_use(const std::string& image_id) const;
@@ -37,6 +40,7 @@ class Engine {
   std::string root_;
   std::unique_ptr<db::Database> db_;
   std::unique_ptr<layers::image::ImageService> images_;
+  std::unique_ptr<container::ContainerManager> containers_;
 };
 
 }  // namespace berth::core

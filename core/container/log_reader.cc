@@ -21,6 +21,9 @@ constexpr size_t read_chunk = 256 << 10;
 // Backward reads start small (a short tail is the common case) and double.
 constexpr int64_t back_chunk_first = 16 << 10;
 constexpr int64_t back_chunk_max = 1 << 20;
+// How far back a following reader looks for the start of a line that a
+// stream has not finished yet, beyond what tail asked for.
+constexpr int64_t follow_lookback = 64 << 10;
 constexpr auto max_wait_slice = std::chrono::milliseconds(250);
 constexpr auto poll_slice = std::chrono::milliseconds(50);  // without inotify
 const auto header_end = static_cast<int64_t>(log_header_size);
@@ -181,7 +184,7 @@ Result<std::unique_ptr<LogReader>> LogReader::open(std::string dir, LogReadOptio
   if (opts.tail < 0) {
     start = Pos{0, header_end};
     r->include_from_.fill(start);
-  } else if (opts.tail == 0 || r->files_.empty()) {
+  } else if (r->files_.empty() || (opts.tail == 0 && !opts.follow)) {
     r->include_from_.fill(scan_end);
   } else {
     BERTH_TRY(r->select_tail(opts.tail, scan_end));
@@ -243,9 +246,16 @@ Result<void> LogReader::select_tail(int64_t n, Pos scan_end) {
   std::array<State, 3> state{};
   std::array<std::optional<Pos>, 3> first{};
   int64_t remaining = n;
+  int64_t scanned = 0;
   auto settled = [&] {
     if (remaining > 0) return false;
-    return std::none_of(state.begin(), state.end(), [](State s) { return s == State::open; });
+    if (std::any_of(state.begin(), state.end(), [](State s) { return s == State::open; })) {
+      return false;
+    }
+    // Following, a stream's line begun before the end and finished later
+    // comes out whole: look back a little for streams not met yet.
+    bool unmet = state[1] == State::unseen || state[2] == State::unseen;
+    return !opts_.follow || !unmet || scanned >= follow_lookback;
   };
   for (size_t fi = scan_end.file + 1; fi-- > 0 && !settled();) {
     File& f = files_[fi];
@@ -256,9 +266,12 @@ Result<void> LogReader::select_tail(int64_t n, Pos scan_end) {
       end = BERTH_TRY(find_log_end(f.fd.get(), f.salt, st.st_size, &stats_.bytes_read));
     }
     BackwardScan scan(f.fd.get(), f.salt, end, &stats_);
+    int64_t last_off = end;
     while (!settled()) {
       auto r = BERTH_TRY(scan.prev());
       if (!r) break;
+      scanned += last_off - r->off;
+      last_off = r->off;
       size_t s = r->stream;
       if (!shown_stream(s) || state[s] == State::closed) continue;
       Pos p{fi, r->off};

@@ -324,6 +324,43 @@ TEST(LogReader, FollowSeesNewRecordsAndEndsAfterFinish) {
   EXPECT_TRUE(out[0].partial);
 }
 
+TEST(LogReader, FollowFromTheEndKeepsALineBegunBefore) {
+  TempDir tmp;
+  auto w = LogWriter::open(tmp.path(), {.max_size = 200, .max_files = 10});
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->append(LogStream::out, t0, "old line\nhalf of "));
+  ASSERT_TRUE(w->append(LogStream::err, t0 + 1, "err line\nerr half "));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(w->append(LogStream::err, t0 + 2, "and more "));
+  for (int tail : {0, 1}) {
+    auto r = LogReader::open(tmp.path(), {.tail = tail, .follow = true});
+    ASSERT_TRUE(r);
+    std::vector<LogMessage> out;
+    auto st = (*r)->next(out, LogReader::Clock::now() + 50ms);
+    ASSERT_TRUE(st);
+    if (tail == 0) {
+      EXPECT_TRUE(out.empty());
+    } else {
+      ASSERT_EQ(out.size(), 1u);
+      EXPECT_EQ(out[0].bytes, "err line\n");
+    }
+    out.clear();
+    std::string more = tail == 0 ? "the line\n" : "";
+    if (tail == 0) {
+      ASSERT_TRUE(w->append(LogStream::out, t0 + 3, more));
+      ASSERT_TRUE(w->append(LogStream::err, t0 + 4, "end\n"));
+    }
+    (*r)->finish();
+    for (;;) {
+      st = (*r)->next(out, LogReader::Clock::now() + 5s);
+      ASSERT_TRUE(st);
+      if (*st == LogReadStatus::end) break;
+    }
+    ASSERT_EQ(out.size(), 2u) << tail;
+    EXPECT_EQ(out[0].bytes, "half of the line\n");
+    EXPECT_EQ(out[1].bytes, "err half and more and more and more and more and more end\n");
+  }
+}
+
 TEST(LogReader, FinishWakesAWaitingReader) {
   TempDir tmp;
   ASSERT_TRUE(LogWriter::open(tmp.path()));

@@ -1,0 +1,123 @@
+// ContainerManager: creates, starts, stops and removes containers, and
+// watches the running ones — with no process per container: the daemon holds
+// each container's pidfd, polls it on a reactor, reads its stdout/stderr
+// pipes there into its log and to attached clients, and learns of OOM kills
+// from its cgroup.
+//
+// Calls marked (blocking) touch SQLite or the file system: run them on the
+// blocking pool. Coroutines run on a reactor; a started container's watchers
+// stay on the reactor that started it. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/base/db.h"
+#include "core/base/error.h"
+#include "core/cgroup/manager.h"
+#include "core/container/container.h"
+#include "core/container/store.h"
+#include "io/task.h"
+#include "layers/image/service.h"
+
+namespace berth::core::container {
+
+struct ManagerOptions {
+  std::string root;  // ROOT: containers live in ROOT/containers/<id>
+  LogWriterOptions default_log;
+  int default_stop_timeout = 10;
+};
+
+// What a run's start cost, by phase (nanoseconds), for `berth bench start`.
+struct StartTimes {
+  uint64_t prepare = 0;  // cgroup, user, caps, seccomp, pipes, spec
+  uint64_t cgroup = 0;
+  uint64_t clone_to_exec = 0;
+  uint64_t persist = 0;
+};
+
+struct WaitResult {
+  int status_code = 0;
+  std::string error;
+};
+
+class ContainerManager {
+ public:
+  // (blocking) Loads containers, cleans up what a previous run left behind.
+  static Result<std::unique_ptr<ContainerManager>> open(ManagerOptions opts, db::Database& db,
+                                                        layers::image::ImageService& images,
+                                                        std::unique_ptr<cgroup::Manager> cgroups);
+  ~ContainerManager();
+
+  // (blocking) Creates a container; warnings for the create response.
+  Result<std::shared_ptr<Container>> create(CreateRequest req, std::string name,
+                                            std::vector<std::string>* warnings);
+  // By full or unique short ID, or name (with or without '/').
+  Result<std::shared_ptr<Container>> find(std::string_view ref) const;
+  std::vector<std::shared_ptr<Container>> list() const;
+
+  io::Task<Result<void>> start(std::shared_ptr<Container> c, StartTimes* times = nullptr);
+  // StopSignal, then SIGKILL after timeout seconds (nullopt: the container's
+  // StopTimeout or the default; -1 waits forever).
+  io::Task<Result<void>> stop(std::shared_ptr<Container> c, std::optional<int> timeout);
+  io::Task<Result<void>> restart(std::shared_ptr<Container> c, std::optional<int> timeout);
+  Result<void> kill(const std::shared_ptr<Container>& c, int signal);
+  io::Task<Result<void>> pause(std::shared_ptr<Container> c);
+  io::Task<Result<void>> unpause(std::shared_ptr<Container> c);
+  // condition: "not-running" (default), "next-exit", "removed".
+  // cancelled (optional) is asked about once a second; when it says yes the
+  // wait ends with Errc::cancelled (the client went away, the daemon stops).
+  io::Task<Result<WaitResult>> wait(std::shared_ptr<Container> c, std::string condition,
+                                    std::function<bool()> cancelled = {});
+  io::Task<Result<void>> remove(std::shared_ptr<Container> c, bool force, bool volumes);
+  Result<void> rename(const std::shared_ptr<Container>& c, std::string new_name);  // (blocking)
+  Result<std::vector<std::string>> update(const std::shared_ptr<Container>& c,
+                                          const HostConfig& resources);  // (blocking)
+  // Attaches a sink to the container's output (before or after start).
+  void attach(const std::shared_ptr<Container>& c, const std::shared_ptr<AttachSink>& s);
+  void detach(const std::shared_ptr<Container>& c, const std::shared_ptr<AttachSink>& s);
+  // Writes to the container's stdin (OpenStdin or a TTY); empty closes it.
+  io::Task<Result<void>> write_stdin(std::shared_ptr<Container> c, std::string data);
+  void close_stdin(const std::shared_ptr<Container>& c);
+  Result<void> resize_tty(const std::shared_ptr<Container>& c, int height, int width);
+
+  bool image_in_use(const std::string& image_id) const;
+  struct Counts {
+    int total = 0, running = 0, paused = 0, stopped = 0;
+  };
+  Counts counts() const;
+  // Stops every running container (graceful shutdown of the daemon).
+  io::Task<void> stop_all(int timeout_seconds);
+  // Starts containers whose restart policy asks for it after a daemon start.
+  io::Task<void> start_restartable();
+
+  cgroup::Manager& cgroups() { return *cgroups_; }
+  const ManagerOptions& options() const { return opts_; }
+
+ private:
+  ContainerManager() = default;
+  struct Prepared;
+  Result<std::unique_ptr<Prepared>> prepare_start(const std::shared_ptr<Container>& c);
+  io::Task<void> monitor(std::shared_ptr<Container> c, uint64_t generation);
+  io::Task<void> pump(std::shared_ptr<Container> c, int fd, int stream, uint64_t generation);
+  io::Task<void> handle_exit(std::shared_ptr<Container> c, int exit_code);
+  Result<void> remove_files(const std::shared_ptr<Container>& c);  // (blocking)
+  void persist_state(const std::shared_ptr<Container>& c);         // (blocking)
+  std::string unique_name();
+
+  ManagerOptions opts_;
+  db::Database* db_ = nullptr;
+  layers::image::ImageService* images_ = nullptr;
+  std::unique_ptr<cgroup::Manager> cgroups_;
+  std::unique_ptr<ContainerStore> store_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Container>> by_id_;
+  std::map<std::string, std::string> by_name_;  // "/name" -> id
+};
+
+}  // namespace berth::core::container
