@@ -20,7 +20,10 @@ Router build_router(ApiContext& ctx) {
   Router r;
   add_unimplemented_routes(r);
   add_system_routes(r, ctx);
-  if (ctx.engine) add_image_routes(r, ctx);
+  if (ctx.engine) {
+    add_image_routes(r, ctx);
+    add_container_routes(r, ctx);
+  }
   return r;
 }
 
@@ -158,7 +161,8 @@ io::Task<void> version(Request&, Response& res, const ApiContext* c) {
 
 io::Task<void> info(Request&, Response& res, const ApiContext* c) {
   // Counting reads the state database: off the reactor.
-  std::string body = co_await io::offload([c] { return info_json(*c); });
+  auto call = [c] { return info_json(*c); };
+  std::string body = co_await io::offload(std::move(call));
   send_json(res, 200, std::move(body));
 }
 

@@ -82,6 +82,13 @@ bool Response::server_stopping() const {
   return conn_->local_->draining;
 }
 
+bool Response::peer_gone() const {
+  char b;
+  ssize_t n = ::recv(conn_->transport_.fd(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return true;
+  return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
 void Response::append_head(std::string& out, int status, bool chunked,
                            std::string_view content_type, size_t length) {
   append_status_line(out, status);

@@ -118,6 +118,10 @@ class Response {
   bool streaming() const { return state_ == State::streaming; }
   // True once the server is shutting down: long streams should end.
   bool server_stopping() const;
+  // True when the client has closed the connection (or it failed): a long
+  // wait with nothing to read from the client may give up. Peeks without
+  // consuming; a client that only half-closed (stdin EOF) also reads as gone.
+  bool peer_gone() const;
   // The connection will close after this response.
   void close_after() { close_ = true; }
   // Ends a streamed response without its last chunk and closes the

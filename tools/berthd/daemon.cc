@@ -91,6 +91,8 @@ io::Task<void> watch_signals(int sfd, std::function<void(int)> on_signal) {
   }
 }
 
+io::Task<void> start_restartable(core::Engine* e) { co_await e->containers().start_restartable(); }
+
 }  // namespace
 
 int run(const Options& opts) {
@@ -157,6 +159,11 @@ int run(const Options& opts) {
   ctx.counts = [ep] {
     api::ObjectCounts n;
     if (auto c = ep->images().images().count()) n.images = static_cast<int>(*c);
+    auto cc = ep->containers().counts();
+    n.containers = cc.total;
+    n.running = cc.running;
+    n.paused = cc.paused;
+    n.stopped = cc.stopped;
     return n;
   };
   ctx.root_dir = std::filesystem::absolute(opts.root).lexically_normal().string();
@@ -216,6 +223,7 @@ int run(const Options& opts) {
     while (attached.load() < threads) std::this_thread::yield();
     for (auto& l : listeners) server.add_listener(l.get());
     io::spawn(watch_signals(sfd_raw, on_signal));
+    io::spawn(start_restartable(ep));
   });
   if (!started) {
     log::error("start reactors: ", started.error().message);
@@ -230,6 +238,24 @@ int run(const Options& opts) {
       log::warn("connections still open after the grace period; stopping anyway");
     else
       log::info("all connections closed");
+  }
+  // Containers are children of the daemon: stop them (StopSignal, then
+  // SIGKILL after their timeout) before the reactors that watch them go.
+  {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    group.at(0).post([&] {
+      io::spawn([](core::Engine* e, std::mutex* m, std::condition_variable* cv, bool* done) -> io::Task<void> {
+        co_await e->containers().stop_all(10);
+        std::lock_guard l(*m);
+        *done = true;
+        cv->notify_all();
+      }(engine->get(), &m, &cv, &done));
+    });
+    std::unique_lock lock(m);
+    if (!cv.wait_for(lock, std::chrono::seconds(30), [&] { return done; }))
+      log::warn("containers still running after 30 s; leaving them");
   }
   group.stop_all();
   group.join();
