@@ -11,6 +11,12 @@ namespace berth::layers::image {
 Result<std::string> ImageService::commit(
     const std::string& parent_id, const std::function<Result<void>(const ByteOutput&)>& write_diff,
     const CommitOptions& opts) {
+  return collect_on_failure(commit_image(parent_id, write_diff, opts));
+}
+
+Result<std::string> ImageService::commit_image(
+    const std::string& parent_id, const std::function<Result<void>(const ByteOutput&)>& write_diff,
+    const CommitOptions& opts) {
   std::shared_lock gc_guard(gc_mu_);
   ImageRecord parent = BERTH_TRY(images_->get(parent_id));
   ImageConfig pc = BERTH_TRY(parse_config(parent.config));

@@ -236,6 +236,11 @@ Result<std::string> apply_changes(const std::string& config_raw,
 }
 
 Result<std::string> ImageService::import(const extract::Source& src, const ImportOptions& opts) {
+  return collect_on_failure(import_image(src, opts));
+}
+
+Result<std::string> ImageService::import_image(const extract::Source& src,
+                                               const ImportOptions& opts) {
   std::shared_lock gc_guard(gc_mu_);
   std::string run_config = BERTH_TRY(apply_changes("", opts.changes));
   // Store the archive as it came, then unpack it from the store.
@@ -253,15 +258,18 @@ Result<std::string> ImageService::import(const extract::Source& src, const Impor
   std::string created = now_rfc3339();
   std::string arch =
       opts.architecture.empty() ? sys::gather_host_info().go_arch : opts.architecture;
+  // As docker: the message is the image's comment and its history line's.
+  const std::string comment = opts.message.empty() ? std::string("Imported from -") : opts.message;
   std::string config;
   js::Writer w(config);
   w.begin_object();
   w.kv("architecture", arch);
+  w.kv("comment", comment);
   w.key("config").raw(run_config);
   w.kv("created", created);
   w.key("history").begin_array().begin_object();
   w.kv("created", created);
-  w.kv("comment", opts.message.empty() ? std::string("Imported from -") : opts.message);
+  w.kv("comment", comment);
   w.end_object().end_array();
   w.kv("os", opts.os.empty() ? std::string("linux") : opts.os);
   w.key("rootfs").begin_object().kv("type", "layers");

@@ -241,6 +241,10 @@ std::string blob_member(const std::string& digest) {
 }  // namespace
 
 Result<LoadResult> ImageService::load(const extract::Source& src, const Progress& progress) {
+  return collect_on_failure(load_image(src, progress));
+}
+
+Result<LoadResult> ImageService::load_image(const extract::Source& src, const Progress& progress) {
   LoadResult result;
   {
     std::shared_lock gc_guard(gc_mu_);

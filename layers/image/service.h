@@ -22,6 +22,7 @@
 
 #include "core/base/db.h"
 #include "core/base/error.h"
+#include "core/base/log.h"
 #include "layers/content/store.h"
 #include "layers/extract/unpack.h"
 #include "layers/image/oci.h"
@@ -115,6 +116,20 @@ class ImageService {
   };
 
  private:
+  // The bodies of load, import and commit; on failure the public calls
+  // collect what they left (blobs, layer directories) with gc().
+  Result<LoadResult> load_image(const extract::Source& src, const Progress& progress);
+  Result<std::string> import_image(const extract::Source& src, const ImportOptions& opts);
+  Result<std::string> commit_image(const std::string& parent_id,
+                                   const std::function<Result<void>(const ByteOutput&)>& write_diff,
+                                   const CommitOptions& opts);
+  template <class R>
+  R collect_on_failure(R r) {
+    if (!r) {
+      if (auto g = gc(); !g) log::warn("clean-up after a failed image write: ", g.error().message);
+    }
+    return r;
+  }
   ImageService() = default;
   Result<RegisteredLayer> unpack_blob(const content::Digest& blob, std::string media_type);
   Result<void> remove_image_data(const std::string& id);
