@@ -260,14 +260,19 @@ Result<std::vector<ListItem>> list_images(core::Engine* e, const Filters& f) {
     if (!f.match_labels("label", it.cfg.config.labels)) continue;
     if (it.rec.created >= before || it.rec.created <= since) continue;
     if (f.has("reference")) {
-      bool any = false;
-      for (const auto& pat : f.get("reference"))
-        for (const auto& t : it.rec.repo_tags) {
-          std::string fam = familiar(t);
-          std::string repo = fam.substr(0, fam.rfind(':'));
-          if (glob_match(pat, fam) || glob_match(pat, repo)) any = true;
-        }
-      if (!any) continue;
+      // As docker: the image is listed with the tags that match only.
+      std::vector<std::string> matching;
+      for (const auto& t : it.rec.repo_tags) {
+        std::string fam = familiar(t);
+        std::string repo = fam.substr(0, fam.rfind(':'));
+        for (const auto& pat : f.get("reference"))
+          if (glob_match(pat, fam) || glob_match(pat, repo)) {
+            matching.push_back(t);
+            break;
+          }
+      }
+      if (matching.empty()) continue;
+      it.rec.repo_tags = std::move(matching);
     }
     out.push_back(std::move(it));
   }
