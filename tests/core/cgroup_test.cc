@@ -706,13 +706,15 @@ TEST_F(V1Files, OomEventFdRegistersOnOomControl) {
   EXPECT_TRUE(::fcntl(fd->get(), F_GETFL) & O_NONBLOCK);
 }
 
-TEST_F(V1Files, KillAllSigkillFreezesFirst) {
+TEST_F(V1Files, KillAllOfAnEmptyCgroupDoesNotFreeze) {
+  // The usual case after a container's init exited: each freeze and thaw
+  // costs milliseconds on this kernel, and nothing can join an empty cgroup.
+  // (Freezing a populated one before SIGKILL is checked on the real kernel.)
   auto c = make();
   ASSERT_TRUE(c);
   tree_->kernel().clear();
   ASSERT_TRUE(c->kill_all(SIGKILL));  // nobody inside
-  EXPECT_EQ(tree_->kernel().values_of("/freezer.state"),
-            (std::vector<std::string>{"FROZEN", "THAWED"}));
+  EXPECT_EQ(tree_->kernel().values_of("/freezer.state"), std::vector<std::string>{});
 }
 
 TEST_F(V1Files, DetectionReadsMountinfoNotNames) {
