@@ -206,7 +206,8 @@ Result<std::string> ImageStore::resolve(const std::string& name) {
   auto st = BERTH_TRY(db_.prepare("SELECT image_id FROM tags WHERE name = ?1"));
   st.bind(1, ref->str());
   if (BERTH_TRY(st.step())) return st.text(0);
-  return std::unexpected(no_such_image(name));
+  // As docker: the reference as it normalises it ("nosuch:latest").
+  return std::unexpected(no_such_image(ref->familiar()));
 }
 
 Result<void> ImageStore::tag(const std::string& tag, const std::string& id) {

@@ -91,7 +91,9 @@ io::Task<void> watch_signals(int sfd, std::function<void(int)> on_signal) {
   }
 }
 
-io::Task<void> start_restartable(core::Engine* e) { co_await e->containers().start_restartable(); }
+io::Task<void> start_restartable(core::Engine* e) {
+  co_await e->containers().start_restartable();
+}
 
 }  // namespace
 
@@ -147,7 +149,7 @@ int run(const Options& opts) {
     if (!pf) log::warn("cannot write pidfile ", opts.pidfile);
   }
 
-  auto engine = core::Engine::open({.root = opts.root});
+  auto engine = core::Engine::open({.root = opts.root, .cgroup_parent = opts.cgroup_parent});
   if (!engine) {
     log::error("open state in ", opts.root, ": ", engine.error().message);
     return 1;
@@ -246,7 +248,8 @@ int run(const Options& opts) {
     std::condition_variable cv;
     bool done = false;
     group.at(0).post([&] {
-      io::spawn([](core::Engine* e, std::mutex* m, std::condition_variable* cv, bool* done) -> io::Task<void> {
+      io::spawn([](core::Engine* e, std::mutex* m, std::condition_variable* cv,
+                   bool* done) -> io::Task<void> {
         co_await e->containers().stop_all(10);
         std::lock_guard l(*m);
         *done = true;

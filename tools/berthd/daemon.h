@@ -20,6 +20,9 @@ struct Options {
   log::Level log_level = log::Level::info;
   std::string pidfile;
   int shutdown_grace_s = 10;
+  // Parent of the containers' cgroups: "" = "berth" below the daemon's own
+  // cgroup; "/a/b" from the hierarchy root; "a/b" below the daemon's own.
+  std::string cgroup_parent;
 };
 
 // Returns the process exit code.

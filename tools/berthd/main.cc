@@ -22,6 +22,8 @@ void usage(FILE* out) {
       "  --log-level LEVEL  debug, info, warn, error (default info)\n"
       "  -D, --debug        same as --log-level debug\n"
       "  --pidfile FILE     write the daemon's pid to FILE\n"
+      "  --cgroup-parent P  parent of containers' cgroups (default: berth below the\n"
+      "                     daemon's own cgroup; /P from the hierarchy root)\n"
       "  --shutdown-timeout SECONDS  grace for requests in flight on SIGTERM (default 10)\n"
       "  -v, --version      print the version and exit\n"
       "  -h, --help         print this help\n",
@@ -80,6 +82,8 @@ int main(int argc, char** argv) {
       opts.log_level = log::Level::debug;
     } else if (a == "--pidfile" || a == "-p") {
       opts.pidfile = need("--pidfile");
+    } else if (a == "--cgroup-parent") {
+      opts.cgroup_parent = need("--cgroup-parent");
     } else if (a == "--shutdown-timeout") {
       std::string v = need("--shutdown-timeout");
       auto n = parse_number<int>(v);
