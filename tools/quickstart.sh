@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # berth quick start: installs dependencies, builds, starts berthd with its
 # defaults (root /var/lib/berth, socket /run/berth.sock) unless one is
-# already running, and shows it answering.
+# already running, creates the demo image berth/busybox:latest from the
+# host's static busybox unless it exists, and runs a demo container.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +26,23 @@ if ! build/berth info >/dev/null 2>&1; then
   done
 fi
 
+if ! build/berth image inspect berth/busybox:latest >/dev/null 2>&1; then
+  echo "quickstart: creating the demo image berth/busybox:latest from /bin/busybox"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  tools/make-busybox-image.sh "$tmp/rootfs.tar"
+  build/berth import -c 'CMD ["sh"]' "$tmp/rootfs.tar" berth/busybox:latest
+fi
+
 build/berth version
 echo
 build/berth info
 echo
+build/berth images
+echo
+echo "quickstart: a demo container: build/berth run --rm berth/busybox ..."
+build/berth run --rm --network none berth/busybox \
+  sh -c 'echo "hello from a berth container: $(hostname), pid $$, $(uname -sr)"'
+echo
 echo "berthd is running. Try it with the docker CLI too:"
-echo "  DOCKER_HOST=unix://$SOCK docker version"
+echo "  DOCKER_HOST=unix://$SOCK docker run --rm berth/busybox echo hello"

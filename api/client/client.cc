@@ -56,34 +56,20 @@ io::Task<Result<io::http::ClientConnection*>> Client::connection() {
   co_return conn_.get();
 }
 
-io::Task<Result<RawResponse>> Client::request(std::string method, std::string target,
-                                              std::string body, io::http::Headers headers) {
+io::Task<Result<io::http::ClientConnection*>> Client::exchange(io::http::ClientRequest req) {
+  if (!req.body.empty() && !io::http::find_header(req.headers, "Content-Type"))
+    req.headers.emplace_back("Content-Type", "application/json");
+  req.force_length = req.method == "POST" || req.method == "PUT";
   // A kept-alive connection may have been closed by the server meanwhile:
   // retry once on a fresh connection when nothing was answered.
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool fresh = !conn_;
     auto c = co_await connection();
     if (!c) co_return std::unexpected(c.error());
-    io::http::ClientRequest req;
-    req.method = method;
-    req.target = target;
-    req.headers = headers;
-    req.body = body;
-    if (!body.empty() && !io::http::find_header(req.headers, "Content-Type"))
-      req.headers.emplace_back("Content-Type", "application/json");
-    req.force_length = method == "POST" || method == "PUT";
     auto sent = co_await (*c)->send(req);
     if (sent) {
       auto head = co_await (*c)->read_head(std::nullopt);
-      if (head) {
-        RawResponse r;
-        r.status = (*c)->status();
-        r.content_type = std::string((*c)->header("Content-Type").value_or(""));
-        auto b = co_await (*c)->read_body_all(1ull << 30);
-        if (!b) co_return std::unexpected(b.error());
-        r.body = std::move(*b);
-        co_return r;
-      }
+      if (head) co_return *c;
       if (fresh) co_return std::unexpected(head.error());
     } else if (fresh) {
       co_return std::unexpected(sent.error());
@@ -91,6 +77,152 @@ io::Task<Result<RawResponse>> Client::request(std::string method, std::string ta
     conn_.reset();
   }
   co_return fail(Errc::unavailable, "the daemon closed the connection");
+}
+
+static io::Task<Result<RawResponse>> read_response(io::http::ClientConnection* c, size_t limit) {
+  RawResponse r;
+  r.status = c->status();
+  r.content_type = std::string(c->header("Content-Type").value_or(""));
+  auto b = co_await c->read_body_all(limit);
+  if (!b) co_return std::unexpected(b.error());
+  r.body = std::move(*b);
+  co_return r;
+}
+
+io::Task<Result<RawResponse>> Client::request(std::string method, std::string target,
+                                              std::string body, io::http::Headers headers) {
+  io::http::ClientRequest req;
+  req.method = std::move(method);
+  req.target = std::move(target);
+  req.headers = std::move(headers);
+  req.body = std::move(body);
+  auto c = co_await exchange(std::move(req));
+  if (!c) co_return std::unexpected(c.error());
+  co_return co_await read_response(*c, 1ull << 30);
+}
+
+io::Task<Result<RawResponse>> Client::upload(std::string method, std::string target, int body_fd,
+                                             io::http::Headers headers) {
+  conn_.reset();
+  auto c = co_await connection();
+  if (!c) co_return std::unexpected(c.error());
+  io::http::ClientConnection* conn = *c;
+  io::http::ClientRequest req;
+  req.method = std::move(method);
+  req.target = std::move(target);
+  req.headers = std::move(headers);
+  req.chunked_body = true;
+  auto sent = co_await conn->send(req);
+  if (!sent) {
+    conn_.reset();
+    co_return std::unexpected(sent.error());
+  }
+  constexpr size_t kChunk = 1 << 20;
+  std::unique_ptr<char[]> buf(new char[kChunk]);
+  std::optional<Error> send_error;
+  for (;;) {
+    int n = co_await io::read(body_fd, buf.get(), kChunk);
+    if (n < 0) {
+      // The request stays unfinished: the daemon sees a cut body and drops it.
+      conn_.reset();
+      co_return sys_fail(-n, "read");
+    }
+    if (n == 0) break;
+    auto w = co_await conn->write_body(std::string_view(buf.get(), static_cast<size_t>(n)));
+    if (!w) {
+      // Most likely the daemon answered early and closed: read its answer.
+      send_error = w.error();
+      break;
+    }
+  }
+  buf.reset();
+  if (!send_error) {
+    auto e = co_await conn->end_body();
+    if (!e) send_error = e.error();
+  }
+  auto head = co_await conn->read_head(std::nullopt);
+  if (!head) {
+    conn_.reset();
+    co_return std::unexpected(send_error ? *send_error : head.error());
+  }
+  auto r = co_await read_response(conn, 1ull << 30);
+  if (!r || send_error) conn_.reset();
+  co_return r;
+}
+
+io::Task<Result<uint64_t>> Client::download(std::string method, std::string target,
+                                            std::function<Result<int>()> open_output) {
+  io::http::ClientRequest req;
+  req.method = std::move(method);
+  req.target = std::move(target);
+  auto c = co_await exchange(std::move(req));
+  if (!c) co_return std::unexpected(c.error());
+  io::http::ClientConnection* conn = *c;
+  if (conn->status() < 200 || conn->status() >= 300) {
+    auto r = co_await read_response(conn, 1 << 20);
+    if (!r) co_return std::unexpected(r.error());
+    co_return std::unexpected(error_from_response(*r));
+  }
+  auto fd = open_output();
+  if (!fd) {
+    conn_.reset();
+    co_return std::unexpected(fd.error());
+  }
+  uint64_t total = 0;
+  for (;;) {
+    auto chunk = co_await conn->read_body();
+    if (!chunk) {
+      conn_.reset();
+      co_return std::unexpected(chunk.error());
+    }
+    if (chunk->empty()) break;
+    // The chunk stays valid until the next read_body(): write all of it first.
+    std::string_view d = *chunk;
+    while (!d.empty()) {
+      int n = co_await io::write(*fd, d.data(), d.size());
+      if (n <= 0) {
+        conn_.reset();
+        co_return sys_fail(n < 0 ? -n : EIO, "write");
+      }
+      d.remove_prefix(static_cast<size_t>(n));
+      total += static_cast<uint64_t>(n);
+    }
+  }
+  co_return total;
+}
+
+io::Task<Result<std::unique_ptr<io::http::ClientConnection>>> Client::open_stream(
+    std::string method, std::string target, std::string body, io::http::Headers headers) {
+  auto opened = co_await io::http::ClientConnection::open(ep_, 30s);
+  if (!opened) co_return std::unexpected(daemon_unreachable(ep_, opened.error()));
+  std::unique_ptr<io::http::ClientConnection> conn = std::move(*opened);
+  io::http::ClientRequest req;
+  req.method = std::move(method);
+  req.target = std::move(target);
+  req.headers = std::move(headers);
+  req.body = std::move(body);
+  if (!req.body.empty() && !io::http::find_header(req.headers, "Content-Type"))
+    req.headers.emplace_back("Content-Type", "application/json");
+  req.force_length = req.method == "POST" || req.method == "PUT";
+  auto sent = co_await conn->send(req);
+  if (!sent) co_return std::unexpected(sent.error());
+  auto head = co_await conn->read_head(std::nullopt);
+  if (!head) co_return std::unexpected(head.error());
+  int status = conn->status();
+  if (status != 101 && (status < 200 || status >= 300)) {
+    auto r = co_await read_response(conn.get(), 1 << 20);
+    if (!r) co_return std::unexpected(r.error());
+    co_return std::unexpected(error_from_response(*r));
+  }
+  co_return conn;
+}
+
+io::Task<Result<std::unique_ptr<io::http::ClientConnection>>> Client::hijack(std::string method,
+                                                                             std::string target,
+                                                                             std::string body) {
+  io::http::Headers headers{{"Connection", "Upgrade"}, {"Upgrade", "tcp"}};
+  co_return co_await open_stream(std::move(method), std::move(target), std::move(body),
+                                 std::move(headers));
 }
 
 io::Task<Result<RawResponse>> Client::call(std::string method, std::string target, std::string body,

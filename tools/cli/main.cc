@@ -12,8 +12,34 @@
 namespace berth::cli {
 
 static const Command kCommands[] = {
-    {"version", "Show the berth version information", &cmd_version},
+    {"commit", "Create a new image from a container's changes", &cmd_commit},
+    {"container", "Manage containers", &cmd_container},
+    {"create", "Create a new container", &cmd_create},
+    {"export", "Export a container's filesystem as a tar archive", &cmd_export},
+    {"history", "Show the history of an image", &cmd_history},
+    {"image", "Manage images", &cmd_image},
+    {"images", "List images", &cmd_images},
+    {"import", "Import the contents from a tarball to create a filesystem image", &cmd_import},
     {"info", "Display system-wide information", &cmd_info},
+    {"inspect", "Return low-level information on berth objects", &cmd_inspect},
+    {"kill", "Kill one or more running containers", &cmd_kill},
+    {"load", "Load an image from a tar archive or STDIN", &cmd_load},
+    {"logs", "Fetch the logs of a container", &cmd_logs},
+    {"pause", "Pause all processes within one or more containers", &cmd_pause},
+    {"ps", "List containers", &cmd_ps},
+    {"rename", "Rename a container", &cmd_rename},
+    {"restart", "Restart one or more containers", &cmd_restart},
+    {"rm", "Remove one or more containers", &cmd_rm},
+    {"rmi", "Remove one or more images", &cmd_rmi},
+    {"run", "Create and run a new container from an image", &cmd_run},
+    {"save", "Save one or more images to a tar archive (streamed to STDOUT by default)", &cmd_save},
+    {"start", "Start one or more stopped containers", &cmd_start},
+    {"stop", "Stop one or more running containers", &cmd_stop},
+    {"tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", &cmd_tag},
+    {"top", "Display the running processes of a container", &cmd_top},
+    {"unpause", "Unpause all processes within one or more containers", &cmd_unpause},
+    {"version", "Show the berth version information", &cmd_version},
+    {"wait", "Block until one or more containers stop, then print their exit codes", &cmd_wait},
 };
 
 int report(const Error& e) {
@@ -34,6 +60,7 @@ static void usage(FILE* out) {
       "Commands:\n",
       out);
   for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fputs("\nRun 'berth COMMAND --help' for more information on a command.\n", out);
 }
 
 }  // namespace berth::cli
@@ -82,6 +109,7 @@ int main(int argc, char** argv) {
 
   auto reactor = io::Reactor::create({.entries = 64});
   if (!reactor) return cli::report(reactor.error());
-  cli::Cli c{api::client::Client(*ep), ::isatty(1) == 1};
+  cli::Cli c{api::client::Client(*ep), ::isatty(1) == 1, ::isatty(0) == 1,
+             std::string("berth ") + cmd->name};
   return (*reactor)->run_until(cmd->fn(c, std::move(args)));
 }
