@@ -119,34 +119,40 @@ void set_env(std::vector<std::string>& env, std::string_view kv) {
 
 std::string ContainerManager::unique_name() {
   static const char* adjectives[] = {
-      "admiring", "agitated", "amazing", "angry",   "awesome",  "blissful", "bold",
-      "boring",   "brave",    "busy",    "charming", "clever",  "cool",     "compassionate",
-      "confident", "dazzling", "determined", "eager", "ecstatic", "elastic", "elated",
-      "elegant",  "epic",     "exciting", "fervent", "festive",  "focused",  "friendly",
-      "frosty",   "funny",    "gallant", "gifted",  "goofy",    "gracious", "happy",
-      "hardcore", "heuristic", "hopeful", "hungry",  "infallible", "inspiring", "jolly",
-      "jovial",   "keen",     "kind",    "laughing", "loving",  "lucid",    "magical",
-      "modest",   "musing",   "mystifying", "naughty", "nervous", "nice",   "nifty",
-      "nostalgic", "objective", "optimistic", "peaceful", "pedantic", "pensive", "practical",
-      "priceless", "quirky",  "quizzical", "relaxed", "reverent", "romantic", "sad",
-      "serene",   "sharp",    "silly",   "sleepy",  "stoic",    "strange",  "suspicious",
-      "sweet",    "tender",   "thirsty", "trusting", "upbeat",  "vibrant",  "vigilant",
-      "vigorous", "wizardly", "wonderful", "xenodochial", "youthful", "zealous", "zen"};
+      "admiring",  "agitated",      "amazing",   "angry",       "awesome",    "blissful",
+      "bold",      "boring",        "brave",     "busy",        "charming",   "clever",
+      "cool",      "compassionate", "confident", "dazzling",    "determined", "eager",
+      "ecstatic",  "elastic",       "elated",    "elegant",     "epic",       "exciting",
+      "fervent",   "festive",       "focused",   "friendly",    "frosty",     "funny",
+      "gallant",   "gifted",        "goofy",     "gracious",    "happy",      "hardcore",
+      "heuristic", "hopeful",       "hungry",    "infallible",  "inspiring",  "jolly",
+      "jovial",    "keen",          "kind",      "laughing",    "loving",     "lucid",
+      "magical",   "modest",        "musing",    "mystifying",  "naughty",    "nervous",
+      "nice",      "nifty",         "nostalgic", "objective",   "optimistic", "peaceful",
+      "pedantic",  "pensive",       "practical", "priceless",   "quirky",     "quizzical",
+      "relaxed",   "reverent",      "romantic",  "sad",         "serene",     "sharp",
+      "silly",     "sleepy",        "stoic",     "strange",     "suspicious", "sweet",
+      "tender",    "thirsty",       "trusting",  "upbeat",      "vibrant",    "vigilant",
+      "vigorous",  "wizardly",      "wonderful", "xenodochial", "youthful",   "zealous",
+      "zen"};
   static const char* names[] = {
-      "agnesi",   "albattani", "allen",   "archimedes", "ardinghelli", "babbage", "banach",
-      "bardeen",  "bartik",   "bell",    "bhabha",  "blackwell", "bohr",     "booth",
-      "borg",     "bose",     "brown",   "burnell", "carson",   "cerf",     "chandrasekhar",
-      "curie",    "darwin",   "diffie",  "dijkstra", "einstein", "elion",   "engelbart",
-      "euclid",   "euler",    "fermat",  "fermi",   "feynman",  "franklin", "galileo",
-      "gauss",    "goldberg", "goodall", "hamilton", "hawking", "heisenberg", "hodgkin",
-      "hopper",   "hypatia",  "jackson", "jennings", "johnson", "kalam",   "kepler",
-      "khorana",  "knuth",    "kowalevski", "lamarr", "lamport", "leakey", "lovelace",
-      "lumiere",  "mayer",    "mccarthy", "mcclintock", "meitner", "mendel", "morse",
-      "napier",   "newton",   "nobel",   "noether", "pascal",   "pasteur",  "payne",
-      "perlman",  "pike",     "poincare", "ptolemy", "raman",   "ritchie",  "rosalind",
-      "saha",     "sammet",   "shannon", "shockley", "sinoussi", "stallman", "swartz",
-      "tesla",    "thompson", "torvalds", "turing",  "volhard",  "wescoff",  "wilbur",
-      "williams", "wilson",   "wing",    "wozniak", "wright",   "yalow",    "yonath"};
+      "agnesi",   "albattani", "allen",         "archimedes", "ardinghelli", "babbage",
+      "banach",   "bardeen",   "bartik",        "bell",       "bhabha",      "blackwell",
+      "bohr",     "booth",     "borg",          "bose",       "brown",       "burnell",
+      "carson",   "cerf",      "chandrasekhar", "curie",      "darwin",      "diffie",
+      "dijkstra", "einstein",  "elion",         "engelbart",  "euclid",      "euler",
+      "fermat",   "fermi",     "feynman",       "franklin",   "galileo",     "gauss",
+      "goldberg", "goodall",   "hamilton",      "hawking",    "heisenberg",  "hodgkin",
+      "hopper",   "hypatia",   "jackson",       "jennings",   "johnson",     "kalam",
+      "kepler",   "khorana",   "knuth",         "kowalevski", "lamarr",      "lamport",
+      "leakey",   "lovelace",  "lumiere",       "mayer",      "mccarthy",    "mcclintock",
+      "meitner",  "mendel",    "morse",         "napier",     "newton",      "nobel",
+      "noether",  "pascal",    "pasteur",       "payne",      "perlman",     "pike",
+      "poincare", "ptolemy",   "raman",         "ritchie",    "rosalind",    "saha",
+      "sammet",   "shannon",   "shockley",      "sinoussi",   "stallman",    "swartz",
+      "tesla",    "thompson",  "torvalds",      "turing",     "volhard",     "wescoff",
+      "wilbur",   "williams",  "wilson",        "wing",       "wozniak",     "wright",
+      "yalow",    "yonath"};
   static thread_local std::mt19937_64 rng(std::random_device{}());
   for (int attempt = 0; attempt < 20; ++attempt) {
     std::string n = str_cat("/", adjectives[rng() % std::size(adjectives)], "_",
@@ -198,14 +204,16 @@ Result<std::unique_ptr<ContainerManager>> ContainerManager::open(
     m->by_name_[c->name] = c->id;
     m->by_id_[c->id] = std::move(c);
   }
-  // Cgroups of containers nobody knows (a crash between create and insert).
+  // Cgroups of our containers whose process is gone, and of containers of
+  // this root nobody knows (a crash between create and insert). Others under
+  // the parent may belong to another daemon sharing it: left alone.
   auto leftovers = m->cgroups_->list();
   for (const auto& name : leftovers ? *leftovers : std::vector<std::string>{}) {
     if (known.count(name)) {
       if (auto cg = m->cgroups_->open(name)) (void)(*cg)->destroy();
       continue;
     }
-    (void)m->cgroups_->remove(name);
+    if (fs::exists(m->opts_.root + "/containers/" + name, ec)) (void)m->cgroups_->remove(name);
   }
   // Directories of containers that never made it into the database.
   for (const auto& e : fs::directory_iterator(m->opts_.root + "/containers", ec)) {
@@ -225,8 +233,11 @@ Result<std::shared_ptr<Container>> ContainerManager::find(std::string_view ref) 
   if (auto it = by_name_.find(name); it != by_name_.end()) return by_id_.at(it->second);
   if (is_hex(ref)) {
     std::shared_ptr<Container> hit;
-    for (auto it = by_id_.lower_bound(std::string(ref)); it != by_id_.end() && it->first.starts_with(ref); ++it) {
-      if (hit) return fail(Errc::invalid_argument, str_cat("multiple IDs found with provided prefix: ", ref));
+    for (auto it = by_id_.lower_bound(std::string(ref));
+         it != by_id_.end() && it->first.starts_with(ref); ++it) {
+      if (hit)
+        return fail(Errc::invalid_argument,
+                    str_cat("multiple IDs found with provided prefix: ", ref));
       hit = it->second;
     }
     if (hit) return hit;
@@ -238,7 +249,8 @@ std::vector<std::shared_ptr<Container>> ContainerManager::list() const {
   std::lock_guard lock(mu_);
   std::vector<std::shared_ptr<Container>> out;
   for (const auto& [id, c] : by_id_) out.push_back(c);
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->created > b->created; });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a->created > b->created; });
   return out;
 }
 
@@ -254,9 +266,12 @@ ContainerManager::Counts ContainerManager::counts() const {
   for (const auto& c : list()) {
     std::lock_guard lock(c->mu);
     ++n.total;
-    if (c->state.status == Status::paused) ++n.paused;
-    else if (c->state.running()) ++n.running;
-    else ++n.stopped;
+    if (c->state.status == Status::paused)
+      ++n.paused;
+    else if (c->state.running())
+      ++n.running;
+    else
+      ++n.stopped;
   }
   return n;
 }
@@ -267,9 +282,8 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
   HostConfig& h = req.host;
   if (!name.empty()) {
     if (!valid_name(name))
-      return fail(Errc::invalid_argument,
-                  str_cat("Invalid container name (", name,
-                          "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"));
+      return fail(Errc::invalid_argument, str_cat("Invalid container name (", name,
+                                                  "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"));
     if (!name.starts_with("/")) name = "/" + name;
     std::lock_guard lock(mu_);
     if (auto it = by_name_.find(name); it != by_name_.end())
@@ -296,8 +310,8 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
     warnings->push_back(
         "bridge networking is not available in berth yet: the container gets its own network "
         "namespace with only loopback up");
-  if (!h.port_bindings_raw.empty() && h.port_bindings_raw != "{}" && h.port_bindings_raw != "null" &&
-      warnings)
+  if (!h.port_bindings_raw.empty() && h.port_bindings_raw != "{}" &&
+      h.port_bindings_raw != "null" && warnings)
     warnings->push_back(net == "host" ? "Published ports are discarded when using host network mode"
                                       : "port publishing is not available in berth yet: published "
                                         "ports are not reachable");
@@ -317,11 +331,14 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
   if (h.nano_cpus > 0 && (h.cpu_period > 0 || h.cpu_quota > 0))
     return fail(Errc::invalid_argument,
                 "Conflicting options: Nano CPUs and CPU Period cannot both be set");
-  if (h.nano_cpus < 0) return fail(Errc::invalid_argument, "Range of CPUs is from 0.01 to the number of CPUs");
+  if (h.nano_cpus < 0)
+    return fail(Errc::invalid_argument, "Range of CPUs is from 0.01 to the number of CPUs");
   if (!h.devices_raw.empty() && h.devices_raw != "[]" && h.devices_raw != "null")
-    return fail(Errc::not_implemented, "device mappings (--device) are not implemented in berth yet");
+    return fail(Errc::not_implemented,
+                "device mappings (--device) are not implemented in berth yet");
   if (!h.userns_mode.empty() && h.userns_mode != "host")
-    return fail(Errc::not_implemented, "user namespaces (--userns) are not implemented in berth yet");
+    return fail(Errc::not_implemented,
+                "user namespaces (--userns) are not implemented in berth yet");
   for (const std::string* mode : {&h.ipc_mode, &h.pid_mode, &h.uts_mode})
     if (!mode->empty() && *mode != "private" && *mode != "shareable" && *mode != "host")
       return fail(Errc::not_implemented,
@@ -330,16 +347,15 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
     return fail(Errc::not_implemented, "--volumes-from is not implemented in berth yet");
   for (const auto& m : h.mounts)
     if (m.type != "bind" && m.type != "tmpfs")
-      return fail(Errc::not_implemented, str_cat("mounts of type \"", m.type,
-                                                 "\" are not implemented in berth yet"));
+      return fail(Errc::not_implemented,
+                  str_cat("mounts of type \"", m.type, "\" are not implemented in berth yet"));
   for (const auto& b : h.binds) {
     auto parts = split(b, ':');
     if (parts.size() < 2 || parts[0].empty() || parts[1].empty())
       return fail(Errc::invalid_argument, str_cat("invalid volume specification: '", b, "'"));
     if (!parts[0].starts_with("/"))
-      return fail(Errc::not_implemented,
-                  str_cat("named volumes are not implemented in berth yet (", b,
-                          "): bind a host path instead"));
+      return fail(Errc::not_implemented, str_cat("named volumes are not implemented in berth yet (",
+                                                 b, "): bind a host path instead"));
     if (!parts[1].starts_with("/"))
       return fail(Errc::invalid_argument,
                   str_cat("invalid volume specification: '", b, "': mount path must be absolute"));
@@ -347,7 +363,8 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
   for (const auto& [path, opts] : h.tmpfs) {
     runtime::TmpfsOptions o;
     std::string err;
-    if (!path.starts_with("/")) return fail(Errc::invalid_argument, "invalid mount path for tmpfs: " + path);
+    if (!path.starts_with("/"))
+      return fail(Errc::invalid_argument, "invalid mount path for tmpfs: " + path);
     if (!runtime::parse_tmpfs_options(opts, &o, &err)) return fail(Errc::invalid_argument, err);
   }
   // Capabilities must name real ones.
@@ -361,28 +378,36 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
       continue;
     if (so.starts_with("apparmor=") || so.starts_with("label"))
       return fail(Errc::not_implemented,
-                  str_cat("security option \"", so, "\" is not supported: berth has no AppArmor or SELinux support"));
+                  str_cat("security option \"", so,
+                          "\" is not supported: berth has no AppArmor or SELinux support"));
     return fail(Errc::invalid_argument, str_cat("invalid --security-opt: \"", so, "\""));
   }
   // Ulimits: never above what this daemon may grant (no CAP_SYS_RESOURCE).
   for (const auto& u : h.ulimits) {
     static const std::map<std::string, int> names = {
-        {"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},         {"data", RLIMIT_DATA},
-        {"fsize", RLIMIT_FSIZE},     {"locks", RLIMIT_LOCKS},     {"memlock", RLIMIT_MEMLOCK},
-        {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},     {"nofile", RLIMIT_NOFILE},
-        {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},         {"rtprio", RLIMIT_RTPRIO},
-        {"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING}, {"stack", RLIMIT_STACK}};
+        {"core", RLIMIT_CORE},         {"cpu", RLIMIT_CPU},
+        {"data", RLIMIT_DATA},         {"fsize", RLIMIT_FSIZE},
+        {"locks", RLIMIT_LOCKS},       {"memlock", RLIMIT_MEMLOCK},
+        {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+        {"nofile", RLIMIT_NOFILE},     {"nproc", RLIMIT_NPROC},
+        {"rss", RLIMIT_RSS},           {"rtprio", RLIMIT_RTPRIO},
+        {"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
+        {"stack", RLIMIT_STACK}};
     auto it = names.find(u.name);
-    if (it == names.end()) return fail(Errc::invalid_argument, str_cat("invalid ulimit type: ", u.name));
+    if (it == names.end())
+      return fail(Errc::invalid_argument, str_cat("invalid ulimit type: ", u.name));
     if (u.soft > u.hard)
       return fail(Errc::invalid_argument,
-                  str_cat("ulimit soft limit must be less than or equal to hard limit: ", u.soft, " > ", u.hard));
+                  str_cat("ulimit soft limit must be less than or equal to hard limit: ", u.soft,
+                          " > ", u.hard));
     rlimit cur;
     ::getrlimit(it->second, &cur);
-    if (cur.rlim_max != RLIM_INFINITY && (u.hard < 0 || static_cast<uint64_t>(u.hard) > cur.rlim_max))
+    if (cur.rlim_max != RLIM_INFINITY &&
+        (u.hard < 0 || static_cast<uint64_t>(u.hard) > cur.rlim_max))
       return fail(Errc::invalid_argument,
-                  str_cat("ulimit ", u.name, ": hard limit ", u.hard, " is above the daemon's own hard limit ",
-                          cur.rlim_max, " (berthd cannot raise hard limits on this host)"));
+                  str_cat("ulimit ", u.name, ": hard limit ", u.hard,
+                          " is above the daemon's own hard limit ", cur.rlim_max,
+                          " (berthd cannot raise hard limits on this host)"));
   }
 
   // --- merge the image's defaults, as docker does -----------------------------------
@@ -418,8 +443,8 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
   if (cfg.cmd) argv.insert(argv.end(), cfg.cmd->begin(), cfg.cmd->end());
   if (argv.empty()) return fail(Errc::invalid_argument, "No command specified");
   if (!cfg.working_dir.empty() && !cfg.working_dir.starts_with("/"))
-    return fail(Errc::invalid_argument,
-                str_cat("the working directory '", cfg.working_dir, "' is invalid, it needs to be an absolute path"));
+    return fail(Errc::invalid_argument, str_cat("the working directory '", cfg.working_dir,
+                                                "' is invalid, it needs to be an absolute path"));
   if (!cfg.volumes.empty() && warnings)
     warnings->push_back("the image or config declares volumes (" + join(cfg.volumes, ", ") +
                         "); berth does not create anonymous volumes yet, so they are part of the "
@@ -429,8 +454,8 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
   c->id = random_hex(32);
   c->name = name;
   c->created = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                         std::chrono::system_clock::now().time_since_epoch())
-                                         .count());
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
   c->image_id = image_id;
   c->image_ref = cfg.image;
   c->path = argv[0];
@@ -438,7 +463,8 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
   for (auto it = image.diff_ids.rbegin(); it != image.diff_ids.rend(); ++it)
     c->layer_dirs.push_back(images_->layer_dir(*it));
   bool host_net = net == "host";
-  if (cfg.hostname.empty()) cfg.hostname = host_net ? sys::gather_host_info().hostname : c->id.substr(0, 12);
+  if (cfg.hostname.empty())
+    cfg.hostname = host_net ? sys::gather_host_info().hostname : c->id.substr(0, 12);
   if (h.network_mode.empty()) h.network_mode = "default";
   c->config = std::move(cfg);
   c->host = std::move(h);
@@ -461,7 +487,9 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
   auto files = [&]() -> Result<void> {
     BERTH_TRY(write_file(c->hostname_path, c->config.hostname + "\n"));
     std::string hosts = make_hosts(c->host, host_net);
-    if (!host_net) hosts += str_cat("127.0.1.1\t", hn, hn == c->config.hostname ? "" : " " + c->config.hostname, "\n");
+    if (!host_net)
+      hosts += str_cat("127.0.1.1\t", hn, hn == c->config.hostname ? "" : " " + c->config.hostname,
+                       "\n");
     BERTH_TRY(write_file(c->hosts_path, hosts));
     BERTH_TRY(write_file(c->resolv_path, make_resolv_conf(c->host, host_net)));
     return {};
@@ -475,8 +503,8 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
     if (by_name_.count(c->name)) {
       (void)layers::snapshot::remove_tree(c->dir);
       return fail(Errc::conflict, str_cat("Conflict. The container name \"", c->name,
-                                          "\" is already in use by container \"",
-                                          by_name_[c->name], "\". You have to remove (or rename) "
+                                          "\" is already in use by container \"", by_name_[c->name],
+                                          "\". You have to remove (or rename) "
                                           "that container to be able to reuse that name."));
     }
     by_name_[c->name] = c->id;
@@ -494,18 +522,19 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
 
 Result<void> ContainerManager::rename(const std::shared_ptr<Container>& c, std::string new_name) {
   if (!valid_name(new_name))
-    return fail(Errc::invalid_argument,
-                str_cat("Invalid container name (", new_name, "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"));
+    return fail(Errc::invalid_argument, str_cat("Invalid container name (", new_name,
+                                                "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"));
   if (!new_name.starts_with("/")) new_name = "/" + new_name;
   std::string old;
   {
     std::lock_guard lock(mu_);
     if (auto it = by_name_.find(new_name); it != by_name_.end()) {
       if (it->second == c->id) return {};
-      return fail(Errc::conflict, str_cat("Error when allocating new name: Conflict. The container name \"",
-                                          new_name, "\" is already in use by container \"", it->second,
-                                          "\". You have to remove (or rename) that container to be able to "
-                                          "reuse that name."));
+      return fail(Errc::conflict,
+                  str_cat("Error when allocating new name: Conflict. The container name \"",
+                          new_name, "\" is already in use by container \"", it->second,
+                          "\". You have to remove (or rename) that container to be able to "
+                          "reuse that name."));
     }
     std::lock_guard cl(c->mu);
     old = c->name;

@@ -86,12 +86,20 @@ Daemon::Daemon(Options opts) : opts_(std::move(opts)), dir_("berthd") {
   root_ = dir_ / "root";
   socket_ = dir_ / "berth.sock";
   log_path_ = dir_ / "berthd.log";
+  bool named = false;
+  for (const auto& a : opts_.extra_args) named = named || a == "--cgroup-parent";
+  if (!named) cgroup_parent_ = "berth-test-" + dir_.path().substr(dir_.path().rfind('/') + 1);
 }
 
 Daemon::~Daemon() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
+  }
+  if (!cgroup_parent_.empty()) {
+    // Deepest first: containers' cgroups a killed daemon left, then ours.
+    run_command("find /sys/fs/cgroup -maxdepth 10 -depth -type d \\( -path '*/" + cgroup_parent_ +
+                "' -o -path '*/" + cgroup_parent_ + "/*' \\) -exec rmdir {} + 2>/dev/null");
   }
 }
 
@@ -103,6 +111,10 @@ Daemon::~Daemon() {
     port_ = free_port();
     args.push_back("--host");
     args.push_back("tcp://127.0.0.1:" + std::to_string(port_));
+  }
+  if (!cgroup_parent_.empty()) {
+    args.push_back("--cgroup-parent");
+    args.push_back(cgroup_parent_);
   }
   for (const auto& a : opts_.extra_args) args.push_back(a);
   pid_ = ::fork();

@@ -78,6 +78,9 @@ class Daemon {
   Options opts_;
   TempDir dir_;
   std::string root_, socket_, log_path_;
+  // Unless the test names one: a parent cgroup of this daemon's own, so
+  // daemons of tests running beside it never share one; removed at the end.
+  std::string cgroup_parent_;
   int port_ = 0;
   pid_t pid_ = -1;
 };
