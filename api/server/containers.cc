@@ -13,6 +13,7 @@
 #include "api/server/api.h"
 #include "api/server/errors.h"
 #include "api/server/filters.h"
+#include "api/server/stream.h"
 #include "core/base/strings.h"
 #include "core/container/log_reader.h"
 #include "core/container/snapshot_ops.h"
@@ -826,30 +827,9 @@ io::Task<void> logs(Request& req, Response& res, core::Engine* e) {
         ch->close_write();
         return {};
       });
-  auto first = co_await ch->next();
-  if (!first) {
-    co_await job->wait();
-    send_error(res, first.error());
-    co_return;
-  }
-  auto begun = co_await res.begin_stream(
-      200, tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
-  std::string chunk = std::move(*first);
-  while (begun && !chunk.empty()) {
-    auto w = co_await res.write(chunk);
-    if (!w) {
-      ch->close_read(w.error());
-      break;
-    }
-    auto next = co_await ch->next();
-    if (!next) {
-      res.abort_stream();
-      break;
-    }
-    chunk = std::move(*next);
-  }
-  if (!begun) ch->close_read(begun.error());
-  co_await job->wait();
+  co_await send_job_stream(
+      res, ch, job,
+      tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
 }
 
 // --- top ----------------------------------------------------------------------------
@@ -981,42 +961,13 @@ io::Task<void> export_container(Request& req, Response& res, core::Engine* e) {
   auto c = *found;
   auto ch = std::make_shared<io::OutboundChannel>(8 << 20);
   auto job = io::BlockingJob<Result<void>>::start([c, ch]() -> Result<void> {
-    std::string buf;
-    auto out = [&](std::string_view d) -> Result<void> {
-      buf.append(d);
-      if (buf.size() < (256 << 10)) return {};
-      auto r = ch->write(buf);
-      buf.clear();
-      return r;
-    };
-    auto r = ct::export_rootfs(*c, out);
-    if (r && !buf.empty()) r = ch->write(buf);
+    ChunkedOutput out(ch);
+    auto r = ct::export_rootfs(*c, [&](std::string_view d) { return out.write(d); });
+    if (r) r = out.flush();
     ch->close_write(r ? std::nullopt : std::optional<Error>(r.error()));
     return r;
   });
-  auto first = co_await ch->next();
-  if (!first) {
-    co_await job->wait();
-    send_error(res, first.error());
-    co_return;
-  }
-  auto begun = co_await res.begin_stream(200, "application/x-tar");
-  std::string chunk = std::move(*first);
-  while (begun && !chunk.empty()) {
-    auto w = co_await res.write(chunk);
-    if (!w) {
-      ch->close_read(w.error());
-      break;
-    }
-    auto next = co_await ch->next();
-    if (!next) {
-      res.abort_stream();
-      break;
-    }
-    chunk = std::move(*next);
-  }
-  if (!begun) ch->close_read(begun.error());
-  co_await job->wait();
+  co_await send_job_stream(res, ch, job, "application/x-tar");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "api/server/api.h"
 #include "api/server/errors.h"
 #include "api/server/filters.h"
+#include "api/server/stream.h"
 #include "core/base/strings.h"
 #include "core/engine.h"
 #include "io/channel.h"
@@ -143,24 +144,17 @@ io::Task<void> create(Request& req, Response& res, core::Engine* e) {
 }
 
 // Gathers save output into large chunks for the channel.
-class ChunkedOutput {
- public:
-  explicit ChunkedOutput(std::shared_ptr<io::OutboundChannel> ch) : ch_(std::move(ch)) {}
-  Result<void> write(std::string_view d) {
-    buf_.append(d);
-    if (buf_.size() >= (256 << 10)) return flush();
-    return {};
-  }
-  Result<void> flush() {
-    if (buf_.empty()) return {};
-    auto r = ch_->write(buf_);
-    buf_.clear();
-    return r;
-  }
+}
+Result<void> flush() {
+  if (buf_.empty()) return {};
+  auto r = ch_->write(buf_);
+  buf_.clear();
+  return r;
+}
 
- private:
-  std::shared_ptr<io::OutboundChannel> ch_;
-  std::string buf_;
+private:
+std::shared_ptr<io::OutboundChannel> ch_;
+std::string buf_;
 };
 
 io::Task<void> save_names(Request& req, Response& res, core::Engine* e,
@@ -173,29 +167,7 @@ io::Task<void> save_names(Request& req, Response& res, core::Engine* e,
     ch->close_write(r ? std::nullopt : std::optional<Error>(r.error()));
     return r;
   });
-  auto first = co_await ch->next();
-  if (!first) {
-    co_await job->wait();
-    send_error(res, first.error());
-    co_return;
-  }
-  auto begun = co_await res.begin_stream(200, "application/x-tar");
-  std::string chunk = std::move(*first);
-  while (begun && !chunk.empty()) {
-    auto w = co_await res.write(chunk);
-    if (!w) {
-      ch->close_read(w.error());
-      break;
-    }
-    auto next = co_await ch->next();
-    if (!next) {
-      res.abort_stream();
-      break;
-    }
-    chunk = std::move(*next);
-  }
-  if (!begun) ch->close_read(begun.error());
-  co_await job->wait();
+  co_await send_job_stream(res, ch, job, "application/x-tar");
 }
 
 io::Task<void> save_one(Request& req, Response& res, core::Engine* e) {
