@@ -143,20 +143,6 @@ io::Task<void> create(Request& req, Response& res, core::Engine* e) {
   send_error(res, 400, "either fromImage or fromSrc is required");
 }
 
-// Gathers save output into large chunks for the channel.
-}
-Result<void> flush() {
-  if (buf_.empty()) return {};
-  auto r = ch_->write(buf_);
-  buf_.clear();
-  return r;
-}
-
-private:
-std::shared_ptr<io::OutboundChannel> ch_;
-std::string buf_;
-};
-
 io::Task<void> save_names(Request& req, Response& res, core::Engine* e,
                           std::vector<std::string> names) {
   auto ch = std::make_shared<io::OutboundChannel>(8 << 20);
