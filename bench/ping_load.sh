@@ -19,19 +19,26 @@ wc="${WRK_CONNS:-32}"
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit 1; }
 work=$(mktemp -d /tmp/berth-bench-XXXXXX)
 pids=()
+stop_pid() { # pid seconds: TERM, wait up to seconds, then KILL
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 $(($2 * 10))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+}
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  [ -f "$work/docker.pid" ] && kill "$(cat "$work/docker.pid")" 2>/dev/null || true
-  sleep 1
-  grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  set +e
+  for p in "${pids[@]}"; do stop_pid "$p" 5; done
+  # dockerd stops its own containerd; it may take a while, so wait for it,
+  # then for anything still running from our private root.
+  [ -n "${DOCKERD_PID:-}" ] && stop_pid "$DOCKERD_PID" 20
+  for p in $(pgrep -f "$work/docker/" 2>/dev/null); do stop_pid "$p" 5; done
+  grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_ping() { for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$1/_ping" >/dev/null && return 0; sleep 0.05; done; return 1; }
+wait_ping() { for _ in $(seq 1 "${2:-200}"); do curl -sf "http://127.0.0.1:$1/_ping" >/dev/null && return 0; sleep 0.05; done; return 1; }
 rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 
 declare -A PORTS
@@ -57,8 +64,10 @@ if [ "${NO_DOCKER:-0}" != 1 ] && command -v dockerd >/dev/null; then
   dockerd --data-root "$work/docker/root" --exec-root "$work/docker/exec" \
     --pidfile "$work/docker.pid" -H "unix://$work/docker/docker.sock" -H "tcp://127.0.0.1:$p" \
     --bridge none --iptables=false --ip6tables=false >"$work/docker.log" 2>&1 &
+  DOCKERD_PID=$!
   PORTS[dockerd]=$p
-  wait_ping "$p" && names+=(dockerd) || echo "dockerd did not start; see $work/docker.log" >&2
+  # dockerd (and its containerd) take seconds to come up here: up to 30 s.
+  wait_ping "$p" 600 && names+=(dockerd) || { echo "dockerd did not start:" >&2; tail -5 "$work/docker.log" >&2; }
 fi
 
 sleep 1
