@@ -369,7 +369,13 @@ io::Task<Result<void>> ContainerManager::start(std::shared_ptr<Container> c, Sta
   };
   ContainerManager* self = this;
   auto call = [self, c]() -> Result<Started> {
-    auto prep = BERTH_TRY(self->prepare_start(c));
+    auto prepared = self->prepare_start(c);
+    if (!prepared) {
+      // A step after the cgroup was made failed (e.g. an unknown user).
+      (void)self->cgroups_->remove(c->id);
+      return std::unexpected(prepared.error());
+    }
+    auto prep = std::move(*prepared);
     {
       std::lock_guard lock(c->mu);
       if (!c->log) {
@@ -381,7 +387,10 @@ io::Task<Result<void>> ContainerManager::start(std::shared_ptr<Container> c, Sta
             it != c->host.log_config.config.end())
           if (auto n = parse_number<int>(it->second)) lo.max_files = *n;
         auto w = LogWriter::open(c->log_dir, lo);
-        if (!w) return std::unexpected(w.error());
+        if (!w) {
+          (void)prep->cgroup->destroy();
+          return std::unexpected(w.error());
+        }
         c->log = std::make_unique<LogWriter>(std::move(*w));
       }
     }

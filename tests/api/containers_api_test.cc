@@ -58,9 +58,14 @@ class ContainersApi : public ::testing::Test {
   }
   void TearDown() override {
     if (started_) daemon_.stop(std::chrono::seconds(20));
-    // The daemon's parent cgroups (its containers' are gone with them).
-    run_command(str_cat("find /sys/fs/cgroup -maxdepth 8 -depth -type d -name ", cgroup_parent_,
-                        " -exec rmdir {} + 2>/dev/null"));
+    // Every container's cgroup must be gone with its container: then the
+    // daemon's parent cgroups are empty and can go too.
+    auto left = run_command(str_cat("find /sys/fs/cgroup -maxdepth 9 -mindepth 2 -type d -path '*/",
+                                    cgroup_parent_, "/*'"));
+    EXPECT_EQ(left.output, "") << "container cgroups left behind";
+    run_command(str_cat("find /sys/fs/cgroup -maxdepth 9 -depth -type d \\( -path '*/",
+                        cgroup_parent_, "' -o -path '*/", cgroup_parent_,
+                        "/*' \\) -exec rmdir {} + 2>/dev/null"));
   }
 
   CommandResult docker(const std::string& args, const std::string& input = "") {
