@@ -1,5 +1,7 @@
 #include "io/http/client.h"
 
+#include <chrono>
+
 #include "core/base/strings.h"
 
 namespace berth::io::http {
@@ -20,6 +22,31 @@ Task<Result<std::unique_ptr<ClientConnection>>> ClientConnection::open(
                                                             : str_cat(ep.host, ":", ep.port);
   co_return std::make_unique<ClientConnection>(std::make_unique<Transport>(std::move(*fd)),
                                                std::move(host));
+}
+
+Task<Result<std::unique_ptr<ClientConnection>>> ClientConnection::open(
+    Endpoint ep, std::optional<Duration> timeout, std::shared_ptr<TlsContext> tls,
+    std::string server_name) {
+  if (!tls) {
+    auto plain = co_await open(std::move(ep), timeout);
+    co_return plain;
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto fd = co_await io::connect(ep, timeout);
+  if (!fd) co_return std::unexpected(fd.error());
+  std::optional<Duration> left = timeout;
+  if (timeout) {
+    left =
+        *timeout - std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - start);
+    if (left->count() < 0) left = Duration(0);
+  }
+  if (server_name.empty()) server_name = ep.kind == Endpoint::Kind::tcp ? ep.host : "localhost";
+  auto t = co_await TlsTransport::handshake(std::move(*fd), std::move(tls), std::move(server_name),
+                                            left);
+  if (!t) co_return std::unexpected(std::move(t.error()));
+  std::string host = ep.kind == Endpoint::Kind::unix_socket ? std::string("api.moby.localhost")
+                                                            : str_cat(ep.host, ":", ep.port);
+  co_return std::make_unique<ClientConnection>(std::move(*t), std::move(host));
 }
 
 Task<Result<void>> ClientConnection::send(const ClientRequest& req) {

@@ -15,6 +15,7 @@
 #include "core/base/error.h"
 #include "io/http/message.h"
 #include "io/http/reader.h"
+#include "io/http/tls.h"
 #include "io/http/transport.h"
 #include "io/net.h"
 
@@ -36,6 +37,13 @@ class ClientConnection {
 
   static Task<Result<std::unique_ptr<ClientConnection>>> open(Endpoint ep,
                                                               std::optional<Duration> timeout);
+  // As open(), over TLS when tls is set: server_name is what the certificate
+  // must match (and the SNI); "" means the endpoint's host. timeout bounds
+  // the connect and the handshake together. The Host header stays host:port.
+  static Task<Result<std::unique_ptr<ClientConnection>>> open(Endpoint ep,
+                                                              std::optional<Duration> timeout,
+                                                              std::shared_ptr<TlsContext> tls,
+                                                              std::string server_name);
 
   // Writes the request (head and, unless chunked_body, its body).
   Task<Result<void>> send(const ClientRequest& req);
