@@ -74,6 +74,12 @@ std::optional<N> parse_number(std::string_view s) {
 std::string to_hex(const unsigned char* data, size_t len);
 bool is_hex(std::string_view s);
 
+// Base64 with padding; url: the URL-safe alphabet (- and _) instead of + and /.
+std::string base64_encode(std::string_view data, bool url = false);
+// Accepts either alphabet, padding optional, whitespace not allowed;
+// nullopt on anything else.
+std::optional<std::string> base64_decode(std::string_view s);
+
 // Human sizes as docker prints them ("1.5MB", base 1000).
 std::string human_size(double bytes);
 // Parses docker size strings: "32m", "1g", "512k", "100" (bytes), "1.5GB".

@@ -84,34 +84,7 @@ std::string format_time(Timestamp t) {
 }
 
 std::optional<std::string> base64_decode(std::string_view s) {
-  while (!s.empty() && s.back() == '=') s.remove_suffix(1);
-  std::string out;
-  out.reserve(s.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '+')
-      v = 62;
-    else if (c == '/')
-      v = 63;
-    else
-      return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  if (bits >= 6) return std::nullopt;  // one dangling character
-  return out;
+  return berth::base64_decode(s);
 }
 
 std::optional<std::string> percent_decode(std::string_view s) {
