@@ -289,7 +289,8 @@ Task<Result<std::string_view>> MessageReader::read_body(std::optional<Duration> 
 Task<Result<std::string>> MessageReader::read_body_all(size_t limit,
                                                        std::optional<Duration> timeout) {
   std::string out;
-  if (content_length_ > 0) {
+  // A HEAD answer's Content-Length describes a body that is not sent.
+  if (content_length_ > 0 && !no_body_) {
     if (static_cast<uint64_t>(content_length_) > limit)
       co_return fail(Errc::too_large, str_cat("body exceeds ", limit, " bytes"));
     out.reserve(static_cast<size_t>(content_length_));
