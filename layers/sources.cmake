@@ -31,3 +31,10 @@ target_sources(berth_layers PRIVATE
 target_sources(berth_layers PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/image/commit.cc
 )
+target_sources(berth_layers PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/image/transfer.cc
+  ${CMAKE_CURRENT_LIST_DIR}/registry/auth.cc
+  ${CMAKE_CURRENT_LIST_DIR}/registry/client.cc
+  ${CMAKE_CURRENT_LIST_DIR}/registry/pull.cc
+  ${CMAKE_CURRENT_LIST_DIR}/registry/push.cc
+)

@@ -75,6 +75,12 @@ Result<uint64_t> ImageService::gc() {
   return reclaimed;
 }
 
+std::string layer_media_type(archive::Compression c) {
+  return c == archive::Compression::gzip   ? std::string(media::oci_layer_gzip)
+         : c == archive::Compression::zstd ? std::string(media::oci_layer_zstd)
+                                           : std::string(media::oci_layer);
+}
+
 Result<ImageService::RegisteredLayer> ImageService::unpack_blob(const content::Digest& blob,
                                                                 std::string media_type) {
   auto temp = BERTH_TRY(layers_->begin());
@@ -84,11 +90,7 @@ Result<ImageService::RegisteredLayer> ImageService::unpack_blob(const content::D
     return fail(Errc::corrupt, str_cat("layer blob ", blob.to_string(), " changed on disk (now ",
                                        r->compressed_digest.to_string(), ")"));
   if (!layers_->exists(r->diff_id)) BERTH_TRY(layers_->commit(std::move(temp), r->diff_id));
-  if (media_type.empty()) {
-    media_type = r->compression == archive::Compression::gzip   ? std::string(media::oci_layer_gzip)
-                 : r->compression == archive::Compression::zstd ? std::string(media::oci_layer_zstd)
-                                                                : std::string(media::oci_layer);
-  }
+  if (media_type.empty()) media_type = layer_media_type(r->compression);
   RegisteredLayer out;
   out.layer = LayerRecord{r->diff_id.to_string(), static_cast<int64_t>(r->writer.bytes),
                           static_cast<int64_t>(r->size)};

@@ -13,11 +13,15 @@
 // Every call blocks: run from the blocking pool. Thread-safe.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <shared_mutex>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>  // std::shared_lock over GcGate
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/base/db.h"
@@ -33,6 +37,47 @@
 namespace berth::layers::image {
 
 using Progress = std::function<void(std::string_view line)>;
+
+// Shared: work that writes blobs and layers before it registers them (load,
+// import, commit, pull); exclusive: the garbage collector. Unlike
+// std::shared_mutex, a shared hold may be released on another thread than
+// the one that took it (a pull takes it on the pool, lets it go on a
+// reactor). Writers wait while gc runs or waits.
+class GcGate {
+ public:
+  void lock_shared();
+  void unlock_shared();
+  void lock();
+  void unlock();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int shared_ = 0;
+  int exclusive_waiting_ = 0;
+  bool exclusive_ = false;
+};
+
+// A shared hold of a GcGate for as long as the lease lives.
+class WriteLease {
+ public:
+  WriteLease() = default;
+  explicit WriteLease(GcGate* g) : g_(g) { g_->lock_shared(); }
+  WriteLease(WriteLease&& o) noexcept : g_(std::exchange(o.g_, nullptr)) {}
+  WriteLease& operator=(WriteLease&& o) noexcept {
+    if (this != &o) {
+      if (g_) g_->unlock_shared();
+      g_ = std::exchange(o.g_, nullptr);
+    }
+    return *this;
+  }
+  ~WriteLease() {
+    if (g_) g_->unlock_shared();
+  }
+
+ private:
+  GcGate* g_ = nullptr;
+};
 using ByteOutput = std::function<Result<void>(std::string_view)>;
 
 struct ServiceOptions {
@@ -54,10 +99,10 @@ struct ImportOptions {
 };
 
 struct CommitOptions {
-  std::string tag;               // full reference or ""
+  std::string tag;  // full reference or ""
   std::string comment, author;
-  std::string run_config_json;   // the new image's "config" object
-  std::string created_by;        // the history line
+  std::string run_config_json;  // the new image's "config" object
+  std::string created_by;       // the history line
   std::string container_id;
   std::string container_config_json;
 };
@@ -105,6 +150,34 @@ class ImageService {
   // Removes layers and blobs that no image refers to.
   Result<uint64_t> gc();
 
+  // --- for the registry client (pull and push; layers/image/transfer.cc) ---
+
+  // Holds off gc while a pull writes layers it registers later. Blocks
+  // while gc runs.
+  WriteLease hold() { return WriteLease(&gc_mu_); }
+  struct RegisteredLayer;
+  // Unpacks one layer blob streamed from src while storing it, verifies the
+  // bytes against blob_digest ("filesystem layer verification failed" if
+  // they differ: nothing is kept), then stores blob and layer.
+  Result<RegisteredLayer> ingest_layer(const extract::Source& src, const std::string& blob_digest,
+                                       const std::string& media_type);
+  // The layer diff_id with its blob, if both are here already (a pull
+  // skips it: "Already exists").
+  Result<std::optional<RegisteredLayer>> find_layer(const std::string& blob_digest,
+                                                    const std::string& diff_id,
+                                                    const std::string& media_type);
+  // Registers an image from its config and layers (in order; their diff
+  // IDs must be the config's), pointing tags and repo digests at it.
+  // Returns the image ID.
+  Result<std::string> register_image(const std::string& config,
+                                     const std::vector<RegisteredLayer>& layers,
+                                     const std::vector<std::string>& tags,
+                                     const std::vector<std::string>& repo_digests);
+  // A compressed blob of a layer for pushing: a stored gzip/zstd one, or a
+  // gzip one made now from its stored plain archive (and kept, so the next
+  // push sends the same bytes).
+  Result<LayerBlob> push_blob(const std::string& diff_id);
+
   // A registered layer's directory (an overlay lower dir).
   std::string layer_dir(const std::string& diff_id) const;
 
@@ -139,8 +212,11 @@ class ImageService {
   std::unique_ptr<content::Store> content_;
   std::unique_ptr<snapshot::LayerStore> layers_;
   std::unique_ptr<ImageStore> images_;
-  std::shared_mutex gc_mu_;  // shared: loads/imports; exclusive: gc
+  GcGate gc_mu_;  // shared: loads/imports/pulls; exclusive: gc
 };
+
+// The OCI media type of a layer archive of compression c.
+std::string layer_media_type(archive::Compression c);
 
 // Docker's --change instructions applied to an image config's RunConfig
 // JSON; returns the new "config" object text.

@@ -250,6 +250,15 @@ Result<std::optional<LayerRecord>> ImageStore::layer(const std::string& diff_id)
   return std::optional<LayerRecord>(LayerRecord{st.text(0), st.int64(1), st.int64(2)});
 }
 
+Result<void> ImageStore::add_blob(const LayerBlob& b) {
+  auto st = BERTH_TRY(
+      db_.prepare("INSERT INTO layer_blobs(blob, diff_id, media_type, size) VALUES(?1, ?2, ?3, ?4) "
+                  "ON CONFLICT(blob) DO NOTHING"));
+  st.bind(1, b.blob).bind(2, b.diff_id).bind(3, b.media_type).bind(4, b.size);
+  BERTH_TRY(st.run());
+  return {};
+}
+
 Result<std::vector<LayerBlob>> ImageStore::blobs_for_layer(const std::string& diff_id) {
   std::vector<LayerBlob> out;
   auto st = BERTH_TRY(

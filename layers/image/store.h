@@ -76,6 +76,8 @@ class ImageStore {
 
   Result<std::optional<LayerRecord>> layer(const std::string& diff_id);
   Result<std::vector<LayerBlob>> blobs_for_layer(const std::string& diff_id);
+  // Records another stored archive of a registered layer.
+  Result<void> add_blob(const LayerBlob& b);
   // Diff IDs that some image uses; blob digests whose layer some image uses.
   Result<std::set<std::string>> referenced_layers();
   Result<std::set<std::string>> referenced_blobs();
