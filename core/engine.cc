@@ -24,7 +24,11 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& opts) {
   container::ManagerOptions mo;
   mo.root = opts.root;
   mo.default_log = {.max_size = 0, .max_files = 1};
-  e->containers_ = BERTH_TRY(container::ContainerManager::open(mo, *e->db_, *e->images_, std::move(cg)));
+  e->containers_ =
+      BERTH_TRY(container::ContainerManager::open(mo, *e->db_, *e->images_, std::move(cg)));
+  e->registries_ = std::make_unique<layers::registry::Registries>(opts.registry);
+  e->max_downloads_ = std::max(1u, opts.max_downloads);
+  e->max_uploads_ = std::max(1u, opts.max_uploads);
   return e;
 }
 

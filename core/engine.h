@@ -14,6 +14,7 @@
 #include "core/base/error.h"
 #include "core/container/manager.h"
 #include "layers/image/service.h"
+#include "layers/registry/client.h"
 
 namespace berth::core {
 
@@ -21,6 +22,9 @@ struct EngineOptions {
   std::string root;
   unsigned unpack_parallel = 0;
   std::string cgroup_parent;  // --cgroup-parent; "" = berth below the daemon's own
+  layers::registry::RegistryOptions registry;
+  unsigned max_downloads = 3;  // layers pulled at once (docker's default)
+  unsigned max_uploads = 5;    // layers pushed at once (docker's default)
 };
 
 class Engine {
@@ -31,6 +35,9 @@ class Engine {
   db::Database& db() { return *db_; }
   layers::image::ImageService& images() { return *images_; }
   container::ContainerManager& containers() { return *containers_; }
+  layers::registry::Registries& registries() { return *registries_; }
+  unsigned max_downloads() const { return max_downloads_; }
+  unsigned max_uploads() const { return max_uploads_; }
 
   // Whether a container uses the image (refuses plain rmi).
   bool image_in_use(const std::string& image_id) const;
@@ -41,6 +48,8 @@ class Engine {
   std::unique_ptr<db::Database> db_;
   std::unique_ptr<layers::image::ImageService> images_;
   std::unique_ptr<container::ContainerManager> containers_;
+  std::unique_ptr<layers::registry::Registries> registries_;
+  unsigned max_downloads_ = 3, max_uploads_ = 5;
 };
 
 }  // namespace berth::core

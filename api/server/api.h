@@ -49,5 +49,6 @@ Router build_router(ApiContext& ctx);
 void add_system_routes(Router& r, ApiContext& ctx);
 void add_image_routes(Router& r, ApiContext& ctx);
 void add_container_routes(Router& r, ApiContext& ctx);
+void add_registry_routes(Router& r, ApiContext& ctx);
 
 }  // namespace berth::api

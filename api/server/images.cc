@@ -7,6 +7,7 @@
 #include "api/server/api.h"
 #include "api/server/errors.h"
 #include "api/server/filters.h"
+#include "api/server/registry.h"
 #include "api/server/stream.h"
 #include "core/base/strings.h"
 #include "core/engine.h"
@@ -134,12 +135,7 @@ io::Task<void> import_image(Request& req, Response& res, core::Engine* e) {
 
 io::Task<void> create(Request& req, Response& res, core::Engine* e) {
   if (req.query("fromSrc")) co_return co_await import_image(req, res, e);
-  if (req.query("fromImage")) {
-    send_error(res, 501,
-               "pulling images (POST /images/create?fromImage=) is not implemented in berth yet; "
-               "use docker load or docker import");
-    co_return;
-  }
+  if (req.query("fromImage")) co_return co_await pull_image(req, res, e);
   send_error(res, 400, "either fromImage or fromSrc is required");
 }
 

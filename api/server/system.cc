@@ -23,6 +23,7 @@ Router build_router(ApiContext& ctx) {
   if (ctx.engine) {
     add_image_routes(r, ctx);
     add_container_routes(r, ctx);
+    add_registry_routes(r, ctx);
   }
   return r;
 }

@@ -149,7 +149,15 @@ int run(const Options& opts) {
     if (!pf) log::warn("cannot write pidfile ", opts.pidfile);
   }
 
-  auto engine = core::Engine::open({.root = opts.root, .cgroup_parent = opts.cgroup_parent});
+  core::EngineOptions eo;
+  eo.root = opts.root;
+  eo.cgroup_parent = opts.cgroup_parent;
+  eo.registry.insecure = opts.insecure_registries;
+  eo.registry.certs_dir = opts.registry_certs;
+  eo.registry.strict_loopback = opts.registry_strict_loopback;
+  eo.max_downloads = opts.max_downloads;
+  eo.max_uploads = opts.max_uploads;
+  auto engine = core::Engine::open(eo);
   if (!engine) {
     log::error("open state in ", opts.root, ": ", engine.error().message);
     return 1;

@@ -23,6 +23,10 @@ struct Options {
   // Parent of the containers' cgroups: "" = "berth" below the daemon's own
   // cgroup; "/a/b" from the hierarchy root; "a/b" below the daemon's own.
   std::string cgroup_parent;
+  std::vector<std::string> insecure_registries;
+  std::string registry_certs = "/etc/docker/certs.d";
+  bool registry_strict_loopback = false;
+  unsigned max_downloads = 3, max_uploads = 5;
 };
 
 // Returns the process exit code.

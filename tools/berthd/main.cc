@@ -24,6 +24,16 @@ void usage(FILE* out) {
       "  --pidfile FILE     write the daemon's pid to FILE\n"
       "  --cgroup-parent P  parent of containers' cgroups (default: berth below the\n"
       "                     daemon's own cgroup; /P from the hierarchy root)\n"
+      "  --insecure-registry R  a registry (HOST[:PORT] or an IPv4 CIDR) that may use\n"
+      "                     plain HTTP or an unverified certificate; repeatable\n"
+      "                     (127.0.0.0/8 and localhost always may, as docker's)\n"
+      "  --registry-certs DIR  CA certificates and client keys per registry, in\n"
+      "                     docker's certs.d layout: DIR/HOST:PORT/ca.crt\n"
+      "                     (default /etc/docker/certs.d)\n"
+      "  --max-concurrent-downloads N  layers pulled at once (default 3)\n"
+      "  --max-concurrent-uploads N    layers pushed at once (default 5)\n"
+      "  --registry-strict-loopback  for tests: loopback registries are not\n"
+      "                     insecure by default\n"
       "  --shutdown-timeout SECONDS  grace for requests in flight on SIGTERM (default 10)\n"
       "  -v, --version      print the version and exit\n"
       "  -h, --help         print this help\n",
@@ -84,6 +94,21 @@ int main(int argc, char** argv) {
       opts.pidfile = need("--pidfile");
     } else if (a == "--cgroup-parent") {
       opts.cgroup_parent = need("--cgroup-parent");
+    } else if (a == "--insecure-registry") {
+      opts.insecure_registries.push_back(need("--insecure-registry"));
+    } else if (a == "--registry-certs") {
+      opts.registry_certs = need("--registry-certs");
+    } else if (a == "--registry-strict-loopback") {
+      opts.registry_strict_loopback = true;
+    } else if (a == "--max-concurrent-downloads" || a == "--max-concurrent-uploads") {
+      std::string v = need(a.c_str());
+      auto n = parse_number<unsigned>(v);
+      if (!n || *n < 1 || *n > 64) {
+        std::fprintf(stderr, "berthd: %s must be a number from 1 to 64, got \"%s\"\n", a.c_str(),
+                     v.c_str());
+        return 2;
+      }
+      (a == "--max-concurrent-downloads" ? opts.max_downloads : opts.max_uploads) = *n;
     } else if (a == "--shutdown-timeout") {
       std::string v = need("--shutdown-timeout");
       auto n = parse_number<int>(v);
