@@ -77,4 +77,10 @@ io::Task<int> cmd_top(Cli& cli, Args args);
 io::Task<int> cmd_commit(Cli& cli, Args args);
 io::Task<int> cmd_export(Cli& cli, Args args);
 
+// registry.cc: images to and from registries, and their credentials.
+io::Task<int> cmd_pull(Cli& cli, Args args);  // also `image pull`
+io::Task<int> cmd_push(Cli& cli, Args args);  // also `image push`
+io::Task<int> cmd_login(Cli& cli, Args args);
+io::Task<int> cmd_logout(Cli& cli, Args args);
+
 }  // namespace berth::cli

@@ -24,9 +24,13 @@ static const Command kCommands[] = {
     {"inspect", "Return low-level information on berth objects", &cmd_inspect},
     {"kill", "Kill one or more running containers", &cmd_kill},
     {"load", "Load an image from a tar archive or STDIN", &cmd_load},
+    {"login", "Authenticate to a registry", &cmd_login},
+    {"logout", "Log out from a registry", &cmd_logout},
     {"logs", "Fetch the logs of a container", &cmd_logs},
     {"pause", "Pause all processes within one or more containers", &cmd_pause},
     {"ps", "List containers", &cmd_ps},
+    {"pull", "Download an image from a registry", &cmd_pull},
+    {"push", "Upload an image to a registry", &cmd_push},
     {"rename", "Rename a container", &cmd_rename},
     {"restart", "Restart one or more containers", &cmd_restart},
     {"rm", "Remove one or more containers", &cmd_rm},
@@ -106,10 +110,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   cli::Args args(argv + i + 1, argv + argc);
+  std::string path = std::string("berth ") + cmd->name;
+  // The image family's registry verbs live with the other registry verbs.
+  if (cmd->fn == &cli::cmd_image && !args.empty() && (args[0] == "pull" || args[0] == "push")) {
+    static const cli::Command kImagePull{"pull", "", &cli::cmd_pull};
+    static const cli::Command kImagePush{"push", "", &cli::cmd_push};
+    cmd = args[0] == "pull" ? &kImagePull : &kImagePush;
+    path = "berth image " + args[0];
+    args.erase(args.begin());
+  }
 
   auto reactor = io::Reactor::create({.entries = 64});
   if (!reactor) return cli::report(reactor.error());
-  cli::Cli c{api::client::Client(*ep), ::isatty(1) == 1, ::isatty(0) == 1,
-             std::string("berth ") + cmd->name};
+  cli::Cli c{api::client::Client(*ep), ::isatty(1) == 1, ::isatty(0) == 1, std::move(path)};
   return (*reactor)->run_until(cmd->fn(c, std::move(args)));
 }
