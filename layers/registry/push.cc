@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/base/unique_fd.h"
@@ -26,6 +28,9 @@ struct PushState {
   ProgressSink* sink = nullptr;
   std::string path;
   std::vector<img::LayerBlob> blobs;
+  // Other repositories of the same registry the image came from or went
+  // to: blobs are mounted from there rather than uploaded.
+  std::vector<std::string> mount_from;
   size_t next = 0;
   int running = 0;
   bool failed = false;
@@ -68,6 +73,34 @@ io::Task<Result<bool>> blob_exists(Session* s, std::string path, std::string dig
   }
   Error e = co_await s->error_of(std::move(*r), "check blob " + digest);
   co_return std::unexpected(e);
+}
+
+// Cross-repository mount: true when the registry linked the blob from
+// repository `from` (201); false when it started an upload instead (202,
+// which is cancelled) or refused.
+io::Task<Result<bool>> mount(Session* s, std::string path, std::string digest, std::string from) {
+  RegistryRequest rq;
+  rq.method = "POST";
+  rq.target = str_cat("/v2/", path, "/blobs/uploads/?mount=", url_encode(digest),
+                      "&from=", url_encode(from));
+  auto r = co_await s->send(std::move(rq));
+  if (!r) co_return std::unexpected(r.error());
+  int st = (*r)->status();
+  std::string loc(st == 202 ? (*r)->header("Location").value_or("") : "");
+  auto drained = co_await s->read_all(std::move(*r), 1 << 20);
+  if (!drained) co_return std::unexpected(drained.error());
+  if (st == 201) co_return true;
+  if (!loc.empty()) {
+    RegistryRequest cancel;
+    cancel.method = "DELETE";
+    cancel.target = loc;
+    auto c = co_await s->send(std::move(cancel));
+    if (c) {
+      auto d = co_await s->read_all(std::move(*c), 1 << 20);
+      (void)d;
+    }
+  }
+  co_return false;
 }
 
 // The upload location a registry answered with (relative or absolute).
@@ -198,6 +231,14 @@ io::Task<Result<void>> push_layer(PushState* st, size_t i) {
     emit(st->sink, id, "Layer already exists");
     co_return Result<void>{};
   }
+  for (const auto& from : st->mount_from) {
+    auto m = co_await mount(st->session, st->path, b.blob, from);
+    if (!m) co_return std::unexpected(m.error());
+    if (*m) {
+      emit(st->sink, id, "Mounted from " + from);
+      co_return Result<void>{};
+    }
+  }
   auto d = archive::Digest::parse(b.blob);
   if (!d) co_return std::unexpected(d.error());
   std::string file = st->svc->content().blob_path(*d);
@@ -270,8 +311,19 @@ io::Task<Result<PushResult>> push(img::ImageService* svc, Registries* regs, Push
   if (bad) co_return std::unexpected(first);
   for (const auto& b : st.blobs) emit(sink, short_digest(b.blob), "Preparing");
 
-  Session s(*regs, regs->host(o.ref.domain), o.creds,
-            {str_cat("repository:", o.ref.path, ":pull,push")});
+  std::vector<std::string> scopes{str_cat("repository:", o.ref.path, ":pull,push")};
+  for (const auto& names : {image->repo_digests, image->repo_tags}) {
+    for (const auto& n : names) {
+      auto r = img::parse_reference(n, false);
+      if (!r || r->domain != o.ref.domain || r->path == o.ref.path) continue;
+      if (std::find(st.mount_from.begin(), st.mount_from.end(), r->path) != st.mount_from.end())
+        continue;
+      if (st.mount_from.size() >= 3) break;
+      st.mount_from.push_back(r->path);
+      scopes.push_back(str_cat("repository:", r->path, ":pull"));
+    }
+  }
+  Session s(*regs, regs->host(o.ref.domain), o.creds, scopes);
   st.session = &s;
   st.svc = svc;
   st.sink = sink;
