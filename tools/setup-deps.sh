@@ -14,6 +14,8 @@ PACKAGES=(
   # tests: peers and tools the suite drives
   wrk curl tmux busybox-static skopeo umoci docker-registry
   libarchive-tools isal tar gzip zstd iproute2 procps util-linux
+  # registry tests: htpasswd -B (basic auth), certificates and token signing
+  apache2-utils openssl python3
 )
 
 missing=()
