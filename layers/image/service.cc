@@ -137,7 +137,24 @@ Result<std::vector<RemovedItem>> ImageService::remove(
 
   if (ref) {
     std::string full = ref->has_digest() ? ref->repository() + "@" + ref->digest : ref->str();
+    // As docker: once a repository's last tag goes, that repository's
+    // digest references go with it; the image goes when no name is left.
+    std::vector<std::string> same_repo_digests;
     size_t names = img.repo_tags.size() + img.repo_digests.size();
+    if (!ref->has_digest()) {
+      bool other_tag_same_repo = false;
+      for (const auto& t : img.repo_tags) {
+        auto tr = parse_reference(t, false);
+        if (t != full && tr && tr->repository() == ref->repository()) other_tag_same_repo = true;
+      }
+      if (!other_tag_same_repo) {
+        for (const auto& d : img.repo_digests) {
+          auto dr = parse_reference(d, false);
+          if (dr && dr->repository() == ref->repository()) same_repo_digests.push_back(d);
+        }
+      }
+      names -= same_repo_digests.size();
+    }
     if (names > 1 || (in_use && in_use(id) && !force)) {
       if (names <= 1 && in_use && in_use(id))
         return fail(
@@ -150,8 +167,14 @@ Result<std::vector<RemovedItem>> ImageService::remove(
         BERTH_TRY(st.run());
       } else {
         BERTH_TRY(images_->untag(full));
+        for (const auto& d : same_repo_digests) {
+          auto st = BERTH_TRY(db_->prepare("DELETE FROM repo_digests WHERE name = ?1"));
+          st.bind(1, d);
+          BERTH_TRY(st.run());
+        }
       }
       out.push_back({familiar(full), ""});
+      for (const auto& d : same_repo_digests) out.push_back({familiar(d), ""});
       return out;
     }
   } else if (!force && img.repo_tags.size() > 1) {
