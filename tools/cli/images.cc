@@ -112,17 +112,22 @@ Result<std::vector<ImageSummary>> parse_image_list(const std::string& body) {
     json::od::value v;
     if (el.get(v) != simdjson::SUCCESS) return fail(Errc::corrupt, "invalid image list");
     ImageSummary s;
-    BERTH_TRY(json::for_each_field(v, "image", [&](std::string_view k, json::od::value f) -> Result<void> {
-      if (json::is_null(f)) return {};
-      if (k == "Id") s.id = BERTH_TRY(json::get_string(f, k));
-      if (k == "RepoTags") s.repo_tags = BERTH_TRY(json::get_string_array(f, k));
-      if (k == "RepoDigests") s.repo_digests = BERTH_TRY(json::get_string_array(f, k));
-      if (k == "Created") s.created = BERTH_TRY(json::get_int(f, k));
-      if (k == "Size") s.size = BERTH_TRY(json::get_int(f, k));
-      if (k == "SharedSize") s.shared_size = BERTH_TRY(json::get_int(f, k));
-      if (k == "Containers") s.containers = BERTH_TRY(json::get_int(f, k));
-      return {};
-    }));
+    BERTH_TRY(json::for_each_field(v, "image",
+                                   [&](std::string_view k, json::od::value f) -> Result<void> {
+                                     if (json::is_null(f)) return {};
+                                     if (k == "Id") s.id = BERTH_TRY(json::get_string(f, k));
+                                     if (k == "RepoTags")
+                                       s.repo_tags = BERTH_TRY(json::get_string_array(f, k));
+                                     if (k == "RepoDigests")
+                                       s.repo_digests = BERTH_TRY(json::get_string_array(f, k));
+                                     if (k == "Created") s.created = BERTH_TRY(json::get_int(f, k));
+                                     if (k == "Size") s.size = BERTH_TRY(json::get_int(f, k));
+                                     if (k == "SharedSize")
+                                       s.shared_size = BERTH_TRY(json::get_int(f, k));
+                                     if (k == "Containers")
+                                       s.containers = BERTH_TRY(json::get_int(f, k));
+                                     return {};
+                                   }));
     out.push_back(std::move(s));
   }
   return out;
@@ -149,9 +154,8 @@ std::vector<Row> image_rows(const ImageSummary& img, bool digests, bool no_trunc
   base["Containers"] = img.containers < 0 ? "N/A" : std::to_string(img.containers);
   base["SharedSize"] =
       img.shared_size < 0 ? "N/A" : human_size(static_cast<double>(img.shared_size), 3);
-  base["UniqueSize"] = img.shared_size < 0
-                           ? "N/A"
-                           : human_size(static_cast<double>(img.size - img.shared_size), 3);
+  base["UniqueSize"] =
+      img.shared_size < 0 ? "N/A" : human_size(static_cast<double>(img.size - img.shared_size), 3);
   auto row = [&](std::string repo, std::string tag, std::string digest) {
     Row r = base;
     r["Repository"] = std::move(repo);
@@ -200,15 +204,26 @@ std::vector<Row> image_rows(const ImageSummary& img, bool digests, bool no_trunc
 }
 
 const std::map<std::string, std::string> kImageHeaders = {
-    {"ID", "IMAGE ID"},         {"Repository", "REPOSITORY"},   {"Tag", "TAG"},
-    {"Digest", "DIGEST"},       {"CreatedSince", "CREATED"},    {"CreatedAt", "CREATED AT"},
-    {"Size", "SIZE"},           {"Containers", "CONTAINERS"},   {"SharedSize", "SHARED SIZE"},
-    {"UniqueSize", "UNIQUE SIZE"}, {"VirtualSize", "VIRTUAL SIZE"},
+    {"ID", "IMAGE ID"},
+    {"Repository", "REPOSITORY"},
+    {"Tag", "TAG"},
+    {"Digest", "DIGEST"},
+    {"CreatedSince", "CREATED"},
+    {"CreatedAt", "CREATED AT"},
+    {"Size", "SIZE"},
+    {"Containers", "CONTAINERS"},
+    {"SharedSize", "SHARED SIZE"},
+    {"UniqueSize", "UNIQUE SIZE"},
+    {"VirtualSize", "VIRTUAL SIZE"},
 };
 
 const std::map<std::string, std::string> kHistoryHeaders = {
-    {"ID", "IMAGE"},           {"CreatedSince", "CREATED"}, {"CreatedAt", "CREATED AT"},
-    {"CreatedBy", "CREATED BY"}, {"Size", "SIZE"},          {"Comment", "COMMENT"},
+    {"ID", "IMAGE"},
+    {"CreatedSince", "CREATED"},
+    {"CreatedAt", "CREATED AT"},
+    {"CreatedBy", "CREATED BY"},
+    {"Size", "SIZE"},
+    {"Comment", "COMMENT"},
 };
 
 // Reads y/Y from stdin after the prompt (docker's PromptForConfirmation).
@@ -264,14 +279,16 @@ io::Task<int> cmd_images(Cli& cli, Args args) {
   if (!r) co_return report(r.error());
   auto images = parse_image_list(r->body);
   if (!images) co_return report(images.error());
-  std::stable_sort(images->begin(), images->end(),
-                   [](const ImageSummary& a, const ImageSummary& b) { return a.created > b.created; });
+  std::stable_sort(
+      images->begin(), images->end(),
+      [](const ImageSummary& a, const ImageSummary& b) { return a.created > b.created; });
 
   if (format.empty() || format == "table") {
     if (quiet)
       format = "{{.ID}}";
     else if (digests)
-      format = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+      format =
+          "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
     else
       format = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
   } else if (format == "json") {
@@ -288,7 +305,8 @@ io::Task<int> cmd_images(Cli& cli, Args args) {
 
 io::Task<int> cmd_image_inspect(Cli& cli, Args args) {
   std::string format;
-  FlagSet fs(cli.path, "[OPTIONS] IMAGE [IMAGE...]", "Display detailed information on one or more images");
+  FlagSet fs(cli.path, "[OPTIONS] IMAGE [IMAGE...]",
+             "Display detailed information on one or more images");
   fs.add_string('f', "format", &format, "string",
                 "Format output using a custom template:\n'json':             Print in JSON "
                 "format\n'TEMPLATE':         Print output using the given Go template");
@@ -307,8 +325,7 @@ io::Task<int> cmd_image_inspect(Cli& cli, Args args) {
     auto r = co_await cli.client.call("GET", target);
     if (!r) {
       // A daemon that cannot be reached fails every name the same way.
-      if (!r.error().message.starts_with("Error response from daemon"))
-        co_return report(r.error());
+      if (!r.error().message.starts_with("Error response from daemon")) co_return report(r.error());
       errors.push_back(r.error().message);
       continue;
     }
@@ -362,15 +379,18 @@ io::Task<int> cmd_history(Cli& cli, Args args) {
       co_return report(Error{Errc::corrupt, 0, "invalid answer from the daemon"});
     std::string id, created_by, comment;
     int64_t created = 0, size = 0;
-    auto res = json::for_each_field(v, "history", [&](std::string_view k, json::od::value f) -> Result<void> {
-      if (json::is_null(f)) return {};
-      if (k == "Id") id = BERTH_TRY(json::get_string(f, k));
-      if (k == "CreatedBy") created_by = BERTH_TRY(json::get_string(f, k));
-      if (k == "Comment") comment = BERTH_TRY(json::get_string(f, k));
-      if (k == "Created") created = BERTH_TRY(json::get_int(f, k));
-      if (k == "Size") size = BERTH_TRY(json::get_int(f, k));
-      return {};
-    });
+    auto res = json::for_each_field(v, "history",
+                                    [&](std::string_view k, json::od::value f) -> Result<void> {
+                                      if (json::is_null(f)) return {};
+                                      if (k == "Id") id = BERTH_TRY(json::get_string(f, k));
+                                      if (k == "CreatedBy")
+                                        created_by = BERTH_TRY(json::get_string(f, k));
+                                      if (k == "Comment")
+                                        comment = BERTH_TRY(json::get_string(f, k));
+                                      if (k == "Created") created = BERTH_TRY(json::get_int(f, k));
+                                      if (k == "Size") size = BERTH_TRY(json::get_int(f, k));
+                                      return {};
+                                    });
     if (!res) co_return report(res.error());
     Row row;
     row["ID"] = no_trunc ? id : short_id(id);
@@ -451,11 +471,14 @@ io::Task<int> cmd_rmi(Cli& cli, Args args) {
       json::od::value v;
       if (el.get(v) != simdjson::SUCCESS) break;
       std::string untagged, deleted;
-      auto res = json::for_each_field(v, "item", [&](std::string_view k, json::od::value f) -> Result<void> {
-        if (k == "Untagged") untagged = BERTH_TRY(json::get_string(f, k));
-        if (k == "Deleted") deleted = BERTH_TRY(json::get_string(f, k));
-        return {};
-      });
+      auto res = json::for_each_field(v, "item",
+                                      [&](std::string_view k, json::od::value f) -> Result<void> {
+                                        if (k == "Untagged")
+                                          untagged = BERTH_TRY(json::get_string(f, k));
+                                        if (k == "Deleted")
+                                          deleted = BERTH_TRY(json::get_string(f, k));
+                                        return {};
+                                      });
       if (!res) co_return report(res.error());
       if (!deleted.empty())
         std::printf("Deleted: %s\n", deleted.c_str());
@@ -477,7 +500,8 @@ io::Task<int> cmd_image_prune(Cli& cli, Args args) {
   std::vector<std::string> filters;
   FlagSet fs(cli.path, "[OPTIONS]", "Remove unused images");
   fs.add_bool('a', "all", &all, "Remove all unused images, not just dangling ones")
-      .add_list(0, "filter", &filters, "filter", "Provide filter values (e.g. \"until=<timestamp>\")")
+      .add_list(0, "filter", &filters, "filter",
+                "Provide filter values (e.g. \"until=<timestamp>\")")
       .add_bool('f', "force", &force, "Do not prompt for confirmation");
   if (auto rc = fs.parse(args)) co_return *rc;
   if (auto rc = fs.exact_args(0)) co_return *rc;
@@ -507,26 +531,28 @@ io::Task<int> cmd_image_prune(Cli& cli, Args args) {
   if (!p) co_return report(p.error());
   std::vector<std::string> lines;
   uint64_t reclaimed = 0;
-  auto res = json::for_each_root_field(**p, [&](std::string_view k, json::od::value v) -> Result<void> {
-    if (k == "SpaceReclaimed") reclaimed = BERTH_TRY(json::get_uint(v, k));
-    if (k == "ImagesDeleted" && !json::is_null(v)) {
-      json::od::array arr;
-      if (v.get_array().get(arr) != simdjson::SUCCESS)
-        return std::unexpected(json::bad_field(k, "expected an array"));
-      for (auto el : arr) {
-        json::od::value item;
-        if (el.get(item) != simdjson::SUCCESS) break;
-        std::string untagged, deleted;
-        BERTH_TRY(json::for_each_field(item, k, [&](std::string_view ik, json::od::value f) -> Result<void> {
-          if (ik == "Untagged") untagged = BERTH_TRY(json::get_string(f, ik));
-          if (ik == "Deleted") deleted = BERTH_TRY(json::get_string(f, ik));
-          return {};
-        }));
-        lines.push_back(untagged.empty() ? "deleted: " + deleted : "untagged: " + untagged);
-      }
-    }
-    return {};
-  });
+  auto res =
+      json::for_each_root_field(**p, [&](std::string_view k, json::od::value v) -> Result<void> {
+        if (k == "SpaceReclaimed") reclaimed = BERTH_TRY(json::get_uint(v, k));
+        if (k == "ImagesDeleted" && !json::is_null(v)) {
+          json::od::array arr;
+          if (v.get_array().get(arr) != simdjson::SUCCESS)
+            return std::unexpected(json::bad_field(k, "expected an array"));
+          for (auto el : arr) {
+            json::od::value item;
+            if (el.get(item) != simdjson::SUCCESS) break;
+            std::string untagged, deleted;
+            BERTH_TRY(json::for_each_field(
+                item, k, [&](std::string_view ik, json::od::value f) -> Result<void> {
+                  if (ik == "Untagged") untagged = BERTH_TRY(json::get_string(f, ik));
+                  if (ik == "Deleted") deleted = BERTH_TRY(json::get_string(f, ik));
+                  return {};
+                }));
+            lines.push_back(untagged.empty() ? "deleted: " + deleted : "untagged: " + untagged);
+          }
+        }
+        return {};
+      });
   if (!res) co_return report(res.error());
   if (!lines.empty()) std::printf("Deleted Images:\n%s\n\n", join(lines, "\n").c_str());
   std::printf("Total reclaimed space: %s\n", human_size(static_cast<double>(reclaimed), 4).c_str());
@@ -552,6 +578,8 @@ const SubCommand kImageCommands[] = {
     {"load", nullptr, "Load an image from a tar archive or STDIN", &cmd_load},
     {"ls", "list", "List images", &cmd_images},
     {"prune", nullptr, "Remove unused images", &cmd_image_prune},
+    {"pull", nullptr, "Download an image from a registry", &cmd_pull},
+    {"push", nullptr, "Upload an image to a registry", &cmd_push},
     {"rm", "remove", "Remove one or more images", &cmd_rmi},
     {"save", nullptr, "Save one or more images to a tar archive (streamed to STDOUT by default)",
      &cmd_save},
