@@ -1,12 +1,14 @@
 #include "layers/registry/client.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "io/pool.h"
 
 namespace berth::layers::registry {
 
@@ -45,6 +47,31 @@ bool in_cidr(const std::string& ip, std::string_view cidr) {
   if (::inet_pton(AF_INET, ip.c_str(), &addr) != 1) return false;
   uint32_t mask = *bits == 0 ? 0 : ~uint32_t{0} << (32 - *bits);
   return (ntohl(net.s_addr) & mask) == (ntohl(addr.s_addr) & mask);
+}
+
+// A host name resolved on the pool (getaddrinfo blocks, so never on a
+// reactor) to a numeric address, IPv4 preferred; numeric hosts pass.
+Result<std::string> numeric_host(const std::string& host) {
+  in_addr a4{};
+  in6_addr a6{};
+  if (::inet_pton(AF_INET, host.c_str(), &a4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &a6) == 1)
+    return host;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0) return fail(Errc::unavailable, str_cat("resolve ", host, ": ", ::gai_strerror(rc)));
+  const addrinfo* pick = res;
+  for (const addrinfo* a = res; a; a = a->ai_next)
+    if (a->ai_family == AF_INET) {
+      pick = a;
+      break;
+    }
+  char buf[INET6_ADDRSTRLEN] = {};
+  rc = ::getnameinfo(pick->ai_addr, pick->ai_addrlen, buf, sizeof buf, nullptr, 0, NI_NUMERICHOST);
+  ::freeaddrinfo(res);
+  if (rc != 0) return fail(Errc::unavailable, str_cat("resolve ", host, ": ", ::gai_strerror(rc)));
+  return std::string(buf);
 }
 
 bool is_redirect(int s) {
@@ -196,8 +223,21 @@ io::Task<Result<std::unique_ptr<io::http::ClientConnection>>> Session::connect(U
   }
   io::Endpoint ep;
   ep.kind = io::Endpoint::Kind::tcp;
-  ep.host = url.host;
   ep.port = url.port;
+  ep.host = url.host;
+  in_addr a4{};
+  in6_addr a6{};
+  if (::inet_pton(AF_INET, url.host.c_str(), &a4) != 1 &&
+      ::inet_pton(AF_INET6, url.host.c_str(), &a6) != 1) {
+    std::string host_name = url.host;
+    auto lookup = [host_name] { return numeric_host(host_name); };
+    auto addr = co_await io::offload(std::move(lookup));
+    if (!addr) {
+      co_return fail(Errc::unavailable, str_cat("cannot reach the registry at ", url.host, ":",
+                                                url.port, ": ", addr.error().message));
+    }
+    ep.host = *addr;
+  }
   auto timeout = std::chrono::duration_cast<io::Duration>(regs_.options().connect_timeout);
   auto fd = co_await io::connect(ep, timeout);
   if (!fd) {
