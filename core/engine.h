@@ -7,6 +7,7 @@
 // blocking pool).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,11 @@ class Engine {
   unsigned max_downloads() const { return max_downloads_; }
   unsigned max_uploads() const { return max_uploads_; }
 
+  // The daemon is shutting down: long streams (logs -f) end instead of
+  // holding the shutdown for its grace period. Thread-safe.
+  void begin_shutdown() { shutting_down_.store(true, std::memory_order_relaxed); }
+  bool shutting_down() const { return shutting_down_.load(std::memory_order_relaxed); }
+
   // Whether a container uses the image (refuses plain rmi).
   bool image_in_use(const std::string& image_id) const;
 
@@ -50,6 +56,7 @@ class Engine {
   std::unique_ptr<container::ContainerManager> containers_;
   std::unique_ptr<layers::registry::Registries> registries_;
   unsigned max_downloads_ = 3, max_uploads_ = 5;
+  std::atomic<bool> shutting_down_{false};
 };
 
 }  // namespace berth::core

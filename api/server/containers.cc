@@ -791,7 +791,7 @@ io::Task<void> logs(Request& req, Response& res, core::Engine* e) {
   auto ch = std::make_shared<io::OutboundChannel>(4 << 20);
   std::string dir = c->log_dir;
   auto job =
-      io::BlockingJob<Result<void>>::start([ch, dir, o, c, timestamps, tty]() -> Result<void> {
+      io::BlockingJob<Result<void>>::start([ch, dir, o, c, timestamps, tty, e]() -> Result<void> {
         auto rd = ct::LogReader::open(dir, o);
         if (!rd) {
           ch->close_write(rd.error());
@@ -819,7 +819,11 @@ io::Task<void> logs(Request& req, Response& res, core::Engine* e) {
             if (auto w = ch->write(out); !w) return w;  // the client went away
           }
           if (*st == ct::LogReadStatus::end) break;
-          if (*st == ct::LogReadStatus::idle) {
+          // Following ends when the daemon stops (rather than holding the
+          // shutdown for its whole grace), or with the container.
+          if (e->shutting_down()) {
+            (*rd)->finish();
+          } else if (*st == ct::LogReadStatus::idle) {
             std::lock_guard lock(c->mu);
             if (!c->state.running() || c->removed) (*rd)->finish();
           }

@@ -304,6 +304,39 @@ TEST_F(ContainersApi, StateSurvivesADaemonRestart) {
   ok("rm -f sleeper before");
 }
 
+TEST_F(ContainersApi, LogsFollowEndsWhenTheDaemonStops) {
+  ok(str_cat("run -d --name ticker --stop-timeout 1 --network none ", kImage,
+             " sh -c 'while true; do echo tick; sleep 0.1; done'"));
+  auto fd = berth::testing::connect_unix(daemon_.socket_path());
+  ASSERT_TRUE(fd);
+  std::string req =
+      "GET /v1.44/containers/ticker/logs?follow=1&stdout=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(fd.get(), req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  std::string got;
+  char buf[4096];
+  for (int i = 0; i < 50 && !contains(got, "tick"); ++i) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);  // bounded by the socket's timeout
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ASSERT_TRUE(contains(got, "tick")) << got;
+  // A follower does not hold the shutdown for its grace period: the stream
+  // ends and the daemon stops cleanly.
+  ASSERT_EQ(daemon_.stop(std::chrono::seconds(30)), 0) << daemon_.log();
+  EXPECT_FALSE(contains(daemon_.log(), "still open after the grace period")) << daemon_.log();
+  bool eof = false;
+  for (int i = 0; i < 1000; ++i) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n <= 0) {
+      eof = n == 0;
+      break;
+    }
+  }
+  EXPECT_TRUE(eof);
+  ASSERT_TRUE(daemon_.start());
+  ok("rm -f ticker");
+}
+
 // The daemon's own cgroup in the v1 memory hierarchy ("" when none).
 std::string memory_cgroup_of(pid_t pid) {
   auto text = berth::sys::read_small_file(str_cat("/proc/", pid, "/cgroup"));

@@ -212,6 +212,7 @@ int run(const Options& opts) {
       log::info("received ", signo == SIGINT ? "SIGINT" : "SIGTERM",
                 ", shutting down: no new connections, finishing requests in flight");
       stop_requested = true;
+      ep->begin_shutdown();
       server.shutdown(grace, [&] {
         std::lock_guard l2(stop_mu);
         drained = true;
