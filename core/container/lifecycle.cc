@@ -24,6 +24,7 @@
 #include "core/runtime/user_files.h"
 #include "core/sys/host.h"
 #include "core/sys/syscalls.h"
+#include "io/event.h"
 #include "io/pool.h"
 #include "io/reactor.h"
 
@@ -997,16 +998,38 @@ Result<std::vector<std::string>> ContainerManager::update(const std::shared_ptr<
   return warnings;
 }
 
-io::Task<void> ContainerManager::stop_all(int timeout_seconds) {
+namespace {
+
+struct StopJoin {
+  size_t left = 0;
+  io::Event done;
+};
+
+io::Task<void> stop_one(ContainerManager* m, std::shared_ptr<Container> c,
+                        std::shared_ptr<StopJoin> join) {
+  auto r = co_await m->stop(c, std::nullopt);
+  if (!r && r.error().code != Errc::not_modified)
+    log::warn("stop container ", c->short_id(), ": ", r.error().message);
+  if (--join->left == 0) join->done.notify_all();
+}
+
+}  // namespace
+
+io::Task<void> ContainerManager::stop_all() {
   std::vector<std::shared_ptr<Container>> running;
   for (auto& c : list()) {
     std::lock_guard lock(c->mu);
     if (c->state.running()) running.push_back(c);
   }
-  for (auto& c : running) {
-    auto r = co_await stop(c, timeout_seconds);
-    if (!r && r.error().code != Errc::not_modified)
-      log::warn("stop container ", c->short_id(), ": ", r.error().message);
+  if (running.empty()) co_return;
+  // All at once, each with its own StopTimeout, as dockerd does.
+  auto join = std::make_shared<StopJoin>();
+  join->left = running.size();
+  uint64_t ticket = join->done.ticket();
+  for (auto& c : running) io::spawn(stop_one(this, c, join));
+  while (join->left > 0) {
+    co_await join->done.wait(ticket);
+    ticket = join->done.ticket();
   }
 }
 

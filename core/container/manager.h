@@ -91,8 +91,9 @@ class ContainerManager {
     int total = 0, running = 0, paused = 0, stopped = 0;
   };
   Counts counts() const;
-  // Stops every running container (graceful shutdown of the daemon).
-  io::Task<void> stop_all(int timeout_seconds);
+  // Stops every running container, all at once, each after its own
+  // StopTimeout (graceful shutdown of the daemon).
+  io::Task<void> stop_all();
   // Starts containers whose restart policy asks for it after a daemon start.
   io::Task<void> start_restartable();
 

@@ -259,7 +259,7 @@ int run(const Options& opts) {
     group.at(0).post([&] {
       io::spawn([](core::Engine* e, std::mutex* m, std::condition_variable* cv,
                    bool* done) -> io::Task<void> {
-        co_await e->containers().stop_all(10);
+        co_await e->containers().stop_all();
         std::lock_guard l(*m);
         *done = true;
         cv->notify_all();
