@@ -49,13 +49,16 @@ bool in_cidr(const std::string& ip, std::string_view cidr) {
   return (ntohl(net.s_addr) & mask) == (ntohl(addr.s_addr) & mask);
 }
 
-// A host name resolved on the pool (getaddrinfo blocks, so never on a
-// reactor) to a numeric address, IPv4 preferred; numeric hosts pass.
-Result<std::string> numeric_host(const std::string& host) {
+bool is_ip_literal(const std::string& host) {
   in_addr a4{};
   in6_addr a6{};
-  if (::inet_pton(AF_INET, host.c_str(), &a4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &a6) == 1)
-    return host;
+  return ::inet_pton(AF_INET, host.c_str(), &a4) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+}
+
+// A host name resolved on the pool (getaddrinfo blocks, so never on a
+// reactor) to a numeric address, IPv4 preferred.
+Result<std::string> numeric_host(const std::string& host) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
@@ -225,10 +228,7 @@ io::Task<Result<std::unique_ptr<io::http::ClientConnection>>> Session::connect(U
   ep.kind = io::Endpoint::Kind::tcp;
   ep.port = url.port;
   ep.host = url.host;
-  in_addr a4{};
-  in6_addr a6{};
-  if (::inet_pton(AF_INET, url.host.c_str(), &a4) != 1 &&
-      ::inet_pton(AF_INET6, url.host.c_str(), &a6) != 1) {
+  if (!is_ip_literal(url.host)) {
     std::string host_name = url.host;
     auto lookup = [host_name] { return numeric_host(host_name); };
     auto addr = co_await io::offload(std::move(lookup));

@@ -167,8 +167,7 @@ io::Task<Result<void>> download(PullState* st, size_t i, std::shared_ptr<io::Inb
     uint64_t skip = 0;
     if (status == 206) {
       std::string cr((*r)->header("Content-Range").value_or(""));
-      if (!cr.starts_with(str_cat("bytes ", got, "-"))) skip = got;  // not where we asked: refuse
-      if (skip) {
+      if (!cr.starts_with(str_cat("bytes ", got, "-"))) {  // not where we asked: refuse
         err = Error{Errc::unavailable, 0,
                     "the registry resumed blob " + d.digest + " at the wrong offset"};
         break;
@@ -415,7 +414,7 @@ io::Task<Result<PullResult>> pull(img::ImageService* svc, Registries* regs, Pull
     ev.status = "Digest: " + out.manifest_digest;
     sink->emit(ev);
     ProgressEvent ev2;
-    std::string shown = o.ref.has_digest() ? o.ref.familiar() : o.ref.familiar();
+    std::string shown = o.ref.familiar();
     ev2.status = out.updated ? "Status: Downloaded newer image for " + shown
                              : "Status: Image is up to date for " + shown;
     sink->emit(ev2);

@@ -48,7 +48,7 @@ void emit(ProgressSink* sink, std::string id, std::string status, int64_t cur = 
   sink->emit(ev);
 }
 
-// "location" + digest query, the location made absolute against origin.
+// An upload location (relative or absolute) with the blob's digest query added.
 std::string with_digest(const std::string& location, const std::string& digest) {
   char sep = location.find('?') == std::string::npos ? '?' : '&';
   return str_cat(location, sep, "digest=", url_encode(digest));
