@@ -19,7 +19,9 @@
 // Plain blocking sockets and no library of the tree, so that the client's own
 // cost is a few syscalls per request. Output: one "RESULT key=value ..." line
 // (times in microseconds; rate in runs per second), in api mode also a
-// "PHASES ..." line with the medians of the client-visible steps. --samples FILE
+// "PHASES ..." line with the medians of the client-visible steps. With berthd, a
+// "DAEMON ..." line: the medians of its Berth-Start-Phases header (where the
+// start's time went inside the daemon). --samples FILE
 // appends every run to FILE, one a line: its time (µs), in api mode followed by
 // its steps (create, wait head, start, start's 204 to the wait body).
 #include <fcntl.h>
@@ -38,6 +40,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -63,6 +66,7 @@ struct Response {
   int status = 0;
   bool chunked = false;
   long content_length = -1;
+  std::string start_phases;  // berthd's Berth-Start-Phases header
   std::string body;
 };
 
@@ -130,6 +134,7 @@ class Conn {
         if (name == "content-length") r.content_length = std::atol(std::string(value).c_str());
         if (name == "transfer-encoding" && value.find("chunked") != std::string_view::npos)
           r.chunked = true;
+        if (name == "berth-start-phases") r.start_phases = std::string(value);
       }
       p = q;
     }
@@ -216,6 +221,7 @@ struct Options {
 // One sample of a whole run, with the client-visible steps (ns).
 struct Sample {
   uint64_t total, create, wait_head, start, exit_removed;
+  std::string daemon_phases;  // "name=µs,..." from berthd, if it said
 };
 
 double pct(std::vector<uint64_t> v, double p) {
@@ -288,7 +294,7 @@ bool one_run(Conn& api, Conn& waiter, const std::string& create_body, Sample& s,
     err = "wait: " + w.body;
     return false;
   }
-  s = Sample{t4 - t0, t1 - t0, t2 - t1, t3 - t2, t4 - t3};
+  s = Sample{t4 - t0, t1 - t0, t2 - t1, t3 - t2, t4 - t3, r.start_phases};
   return true;
 }
 
@@ -349,6 +355,29 @@ int run_api(const Options& o) {
       "PHASES label=%s create_us=%.0f wait_head_us=%.0f start_us=%.0f exit_removed_us=%.0f "
       "(medians; exit_removed = start's 204 to the wait body)\n",
       o.label.c_str(), pct(create, 0.5), pct(wait_head, 0.5), pct(st, 0.5), pct(exit_removed, 0.5));
+  // The daemon's own breakdown of the start (berthd only), in its order.
+  std::vector<std::string> names;
+  std::map<std::string, std::vector<uint64_t>> by_phase;
+  for (auto& s : samples) {
+    size_t p = 0;
+    while (p < s.daemon_phases.size()) {
+      size_t comma = s.daemon_phases.find(',', p);
+      if (comma == std::string::npos) comma = s.daemon_phases.size();
+      std::string item = s.daemon_phases.substr(p, comma - p);
+      p = comma + 1;
+      size_t eq = item.find('=');
+      if (eq == std::string::npos) continue;
+      std::string name = item.substr(0, eq);
+      if (!by_phase.count(name)) names.push_back(name);
+      // µs in the header; pct() reports ns / 1000.
+      by_phase[name].push_back(std::strtoull(item.c_str() + eq + 1, nullptr, 10) * 1000);
+    }
+  }
+  if (!names.empty()) {
+    std::printf("DAEMON label=%s", o.label.c_str());
+    for (auto& n : names) std::printf(" %s_us=%.0f", n.c_str(), pct(by_phase[n], 0.5));
+    std::printf(" (medians of berthd's Berth-Start-Phases)\n");
+  }
   return errors.load() ? 1 : 0;
 }
 

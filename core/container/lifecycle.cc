@@ -114,6 +114,20 @@ Result<std::pair<unique_fd, unique_fd>> make_pipe() {
 
 }  // namespace
 
+std::string StartTimes::header_value() const {
+  const std::pair<const char*, uint64_t> phases[] = {
+      {"queue", queue},    {"cgroup", cgroup}, {"prepare", prepare}, {"log", log},
+      {"clone", clone},    {"join", join},     {"rootfs", rootfs},   {"mounts", mounts},
+      {"pivot", pivot},    {"setup", setup},   {"exec", exec},       {"resume", resume},
+      {"persist", persist}};
+  std::string out;
+  for (const auto& [name, ns] : phases) {
+    if (!out.empty()) out += ',';
+    out += str_cat(name, "=", ns / 1000);
+  }
+  return out;
+}
+
 struct ContainerManager::Prepared {
   rt::SpawnSpec spec;
   std::unique_ptr<cgroup::Cgroup> cgroup;
@@ -348,7 +362,7 @@ Result<std::unique_ptr<ContainerManager::Prepared>> ContainerManager::prepare_st
     }
   }
   s.build();
-  p->times.prepare = rt::monotonic_ns() - t0;
+  p->times.prepare = rt::monotonic_ns() - t0 - p->times.cgroup;
   return p;
 }
 
@@ -369,7 +383,9 @@ io::Task<Result<void>> ContainerManager::start(std::shared_ptr<Container> c, Sta
     rt::Spawned spawned;
   };
   ContainerManager* self = this;
-  auto call = [self, c]() -> Result<Started> {
+  const uint64_t t_call = rt::monotonic_ns();
+  auto call = [self, c, t_call]() -> Result<Started> {
+    const uint64_t t_run = rt::monotonic_ns();
     auto prepared = self->prepare_start(c);
     if (!prepared) {
       // A step after the cgroup was made failed (e.g. an unknown user).
@@ -377,6 +393,8 @@ io::Task<Result<void>> ContainerManager::start(std::shared_ptr<Container> c, Sta
       return std::unexpected(prepared.error());
     }
     auto prep = std::move(*prepared);
+    prep->times.queue = t_run - t_call;
+    const uint64_t t_log = rt::monotonic_ns();
     {
       std::lock_guard lock(c->mu);
       if (!c->log) {
@@ -395,13 +413,22 @@ io::Task<Result<void>> ContainerManager::start(std::shared_ptr<Container> c, Sta
         c->log = std::make_unique<LogWriter>(std::move(*w));
       }
     }
-    uint64_t t0 = rt::monotonic_ns();
+    prep->times.log = rt::monotonic_ns() - t_log;
     auto sp = rt::spawn(prep->spec);
     if (!sp) {
       (void)prep->cgroup->destroy();
       return std::unexpected(sp.error());
     }
-    prep->times.clone_to_exec = rt::monotonic_ns() - t0;
+    const rt::SpawnTimes& st = sp->times;
+    StartTimes& t = prep->times;
+    t.clone = st.child - st.clone;
+    t.join = st.cgroup - st.child;
+    t.rootfs = st.rootfs - st.cgroup;
+    t.mounts = st.mounts - st.rootfs;
+    t.pivot = st.pivot - st.mounts;
+    t.setup = st.exec - st.pivot;
+    t.exec = st.returned - st.exec;
+    t.resume = st.returned;  // made relative on the reactor
     return Started{std::move(prep), std::move(*sp)};
   };
   auto r = co_await io::offload(std::move(call));
@@ -491,6 +518,7 @@ io::Task<Result<void>> ContainerManager::start(std::shared_ptr<Container> c, Sta
   io::spawn(monitor(c, generation));
 
   uint64_t t0 = rt::monotonic_ns();
+  prep.times.resume = t0 - prep.times.resume;
   auto persist = [self, c] { self->persist_state(c); };
   co_await io::offload(std::move(persist));
   prep.times.persist = rt::monotonic_ns() - t0;

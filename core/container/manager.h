@@ -33,12 +33,24 @@ struct ManagerOptions {
   int default_stop_timeout = 10;
 };
 
-// What a run's start cost, by phase (nanoseconds), for `berth bench start`.
+// What a start cost, by phase (nanoseconds, each phase's own share), for the
+// start latency tools: the API answers them in a Berth-Start-Phases header.
 struct StartTimes {
-  uint64_t prepare = 0;  // cgroup, user, caps, seccomp, pipes, spec
-  uint64_t cgroup = 0;
-  uint64_t clone_to_exec = 0;
-  uint64_t persist = 0;
+  uint64_t queue = 0;    // waiting for a blocking-pool thread
+  uint64_t cgroup = 0;   // the container's cgroup made and limited
+  uint64_t prepare = 0;  // user, caps, seccomp, pipes, mounts planned
+  uint64_t log = 0;      // the log opened (first start only)
+  uint64_t clone = 0;    // clone with new namespaces, until the child runs
+  uint64_t join = 0;     // child: joined its cgroups, signals, stdio
+  uint64_t rootfs = 0;   // child: overlay root mounted (and the netns set up)
+  uint64_t mounts = 0;   // child: /proc, /dev, /sys, binds, masks
+  uint64_t pivot = 0;    // child: pivot_root
+  uint64_t setup = 0;    // child: hostname, rlimits, user, caps, seccomp
+  uint64_t exec = 0;     // child's execve until the parent resumes
+  uint64_t resume = 0;   // back on the reactor, watchers started
+  uint64_t persist = 0;  // the state row written
+  // "queue=12,cgroup=340,..." in microseconds.
+  std::string header_value() const;
 };
 
 struct WaitResult {

@@ -348,6 +348,35 @@ std::string memory_cgroup_of(pid_t pid) {
   return "";
 }
 
+// A start answers where its time went (berthd's own header, for start
+// latency tools): every phase, each a number of microseconds.
+TEST_F(ContainersApi, StartAnswersItsPhases) {
+  std::string id = trimmed(ok(str_cat("create --network none ", kImage, " true")));
+  ASSERT_FALSE(id.empty());
+  std::string resp = berth::testing::http_roundtrip(
+      daemon_.socket_path(), str_cat("POST /v1.44/containers/", id,
+                                     "/start HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));
+  ASSERT_TRUE(resp.starts_with("HTTP/1.1 204")) << resp;
+  auto at = resp.find("Berth-Start-Phases: ");
+  ASSERT_NE(at, std::string::npos) << resp;
+  std::string value(resp.substr(at + 20, resp.find("\r\n", at) - at - 20));
+  std::vector<std::string> names;
+  uint64_t total = 0;
+  for (auto item : split(value, ',')) {
+    auto eq = item.find('=');
+    ASSERT_NE(eq, std::string_view::npos) << value;
+    names.emplace_back(item.substr(0, eq));
+    auto us = parse_number<uint64_t>(item.substr(eq + 1));
+    ASSERT_TRUE(us.has_value()) << value;
+    total += *us;
+  }
+  EXPECT_EQ(join(names, ","),
+            "queue,cgroup,prepare,log,clone,join,rootfs,mounts,pivot,setup,exec,resume,persist");
+  EXPECT_GT(total, 0u) << value;
+  EXPECT_EQ(trimmed(ok(str_cat("wait ", id))), "0");
+  ok(str_cat("rm ", id));
+}
+
 TEST_F(ContainersApi, ManyRunsLeakNothing) {
   // Warm up (first-use allocations, seccomp cache), then count.
   ok(str_cat("run --rm --network none ", kImage, " true"));
