@@ -624,8 +624,24 @@ io::Task<void> ContainerManager::handle_exit(std::shared_ptr<Container> c, int e
     c->rt.stdin_writer.reset();
     c->rt.tty_master.reset();
   }
+  bool auto_remove;
+  {
+    std::lock_guard lock(c->mu);
+    auto_remove = c->host.auto_remove;
+  }
   bool oom = false;
-  if (cg) {
+  if (cg && auto_remove) {
+    // The container goes next and never starts again: its cgroup goes
+    // after the answer (one cgroupfs read now, no disk).
+    auto n = cg->oom_kill_count();
+    oom = n && *n > 0;
+    std::shared_ptr<cgroup::Cgroup> doomed(std::move(cg));
+    auto job = [doomed] {
+      (void)doomed->kill_all(SIGKILL);
+      if (auto d = doomed->destroy(); !d) log::warn("cgroup cleanup: ", d.error().message);
+    };
+    cleanup_later(std::move(job));
+  } else if (cg) {
     auto cgp = cg.get();
     auto call = [cgp] {
       auto n = cgp->oom_kill_count();
@@ -638,7 +654,6 @@ io::Task<void> ContainerManager::handle_exit(std::shared_ptr<Container> c, int e
   }
   std::string policy;
   int max_retry = 0;
-  bool auto_remove;
   bool stopped_by_user;
   int restarts;
   int64_t started_at;
@@ -651,7 +666,6 @@ io::Task<void> ContainerManager::handle_exit(std::shared_ptr<Container> c, int e
     c->state.finished_at = now_ns();
     policy = c->host.restart_policy.name;
     max_retry = c->host.restart_policy.maximum_retry_count;
-    auto_remove = c->host.auto_remove;
     stopped_by_user = c->state.stopped_by_user;
     restarts = c->state.restart_count;
     started_at = c->state.started_at;
@@ -1049,16 +1063,20 @@ io::Task<void> ContainerManager::stop_all() {
     std::lock_guard lock(c->mu);
     if (c->state.running()) running.push_back(c);
   }
-  if (running.empty()) co_return;
-  // All at once, each with its own StopTimeout, as dockerd does.
-  auto join = std::make_shared<StopJoin>();
-  join->left = running.size();
-  uint64_t ticket = join->done.ticket();
-  for (auto& c : running) io::spawn(stop_one(this, c, join));
-  while (join->left > 0) {
-    co_await join->done.wait(ticket);
-    ticket = join->done.ticket();
+  if (!running.empty()) {
+    // All at once, each with its own StopTimeout, as dockerd does.
+    auto join = std::make_shared<StopJoin>();
+    join->left = running.size();
+    uint64_t ticket = join->done.ticket();
+    for (auto& c : running) io::spawn(stop_one(this, c, join));
+    while (join->left > 0) {
+      co_await join->done.wait(ticket);
+      ticket = join->done.ticket();
+    }
   }
+  ContainerManager* self = this;
+  auto drain = [self] { self->drain_cleanup(); };
+  co_await io::offload(std::move(drain));
 }
 
 io::Task<void> ContainerManager::start_restartable() {

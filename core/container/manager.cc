@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -19,6 +20,7 @@
 #include "core/runtime/rootfs.h"
 #include "core/runtime/seccomp_cache.h"
 #include "core/sys/host.h"
+#include "io/pool.h"
 #include "layers/image/oci.h"
 #include "layers/snapshot/layer_store.h"
 
@@ -28,6 +30,9 @@ namespace fs = std::filesystem;
 namespace img = layers::image;
 
 namespace {
+
+// Below ROOT/containers: removed containers' trees waiting to be deleted.
+constexpr const char* kRemovedDir = ".removed";
 
 std::string random_hex(size_t bytes) {
   static thread_local std::mt19937_64 rng(std::random_device{}());
@@ -213,7 +218,9 @@ Result<std::unique_ptr<ContainerManager>> ContainerManager::open(
       if (auto cg = m->cgroups_->open(name)) (void)(*cg)->destroy();
       continue;
     }
-    if (fs::exists(m->opts_.root + "/containers/" + name, ec)) (void)m->cgroups_->remove(name);
+    if (fs::exists(m->opts_.root + "/containers/" + name, ec) ||
+        fs::exists(m->opts_.root + "/containers/" + kRemovedDir + "/" + name, ec))
+      (void)m->cgroups_->remove(name);
   }
   // Directories of containers that never made it into the database.
   for (const auto& e : fs::directory_iterator(m->opts_.root + "/containers", ec)) {
@@ -223,7 +230,28 @@ Result<std::unique_ptr<ContainerManager>> ContainerManager::open(
   return m;
 }
 
-ContainerManager::~ContainerManager() = default;
+ContainerManager::~ContainerManager() {
+  drain_cleanup();
+}
+
+void ContainerManager::cleanup_later(std::function<void()> job) {
+  {
+    std::lock_guard lock(cleanup_mu_);
+    cleanups_ += 1;
+  }
+  ContainerManager* self = this;
+  auto run = [self, job = std::move(job)] {
+    job();
+    std::lock_guard lock(self->cleanup_mu_);
+    if (--self->cleanups_ == 0) self->cleanup_cv_.notify_all();
+  };
+  io::BlockingPool::global().submit(std::move(run));
+}
+
+void ContainerManager::drain_cleanup() {
+  std::unique_lock lock(cleanup_mu_);
+  cleanup_cv_.wait(lock, [this] { return cleanups_ == 0; });
+}
 
 Result<std::shared_ptr<Container>> ContainerManager::find(std::string_view ref) const {
   std::lock_guard lock(mu_);
@@ -575,7 +603,21 @@ Result<void> ContainerManager::remove_files(const std::shared_ptr<Container>& c)
     by_name_.erase(c->name);
     by_id_.erase(c->id);
   }
-  return layers::snapshot::remove_tree(c->dir);
+  // One rename now; the tree (upper layer, logs) goes after the answer.
+  std::string removed = str_cat(opts_.root, "/containers/", kRemovedDir);
+  std::string trash = str_cat(removed, "/", c->id);
+  if (::mkdir(removed.c_str(), 0700) != 0 && errno != EEXIST)
+    return layers::snapshot::remove_tree(c->dir);
+  if (::rename(c->dir.c_str(), trash.c_str()) != 0) {
+    if (errno == ENOENT) return {};
+    return layers::snapshot::remove_tree(c->dir);
+  }
+  auto job = [trash] {
+    if (auto r = layers::snapshot::remove_tree(trash); !r)
+      log::warn("remove ", trash, ": ", r.error().message);
+  };
+  cleanup_later(std::move(job));
+  return {};
 }
 
 }  // namespace berth::core::container

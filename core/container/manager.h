@@ -9,6 +9,7 @@
 // stay on the reactor that started it. Thread-safe.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -104,7 +105,8 @@ class ContainerManager {
   };
   Counts counts() const;
   // Stops every running container, all at once, each after its own
-  // StopTimeout (graceful shutdown of the daemon).
+  // StopTimeout (graceful shutdown of the daemon), then waits for the
+  // clean-up still running in the background.
   io::Task<void> stop_all();
   // Starts containers whose restart policy asks for it after a daemon start.
   io::Task<void> start_restartable();
@@ -122,6 +124,11 @@ class ContainerManager {
   Result<void> remove_files(const std::shared_ptr<Container>& c);  // (blocking)
   void persist_state(const std::shared_ptr<Container>& c);         // (blocking)
   std::string unique_name();
+  // Clean-up nobody waits for (a removed container's cgroup and files):
+  // runs on the blocking pool, after the answer; drain_cleanup() (blocking)
+  // waits until none is left. A crash in between is mended by open().
+  void cleanup_later(std::function<void()> job);
+  void drain_cleanup();
 
   ManagerOptions opts_;
   db::Database* db_ = nullptr;
@@ -131,6 +138,9 @@ class ContainerManager {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Container>> by_id_;
   std::map<std::string, std::string> by_name_;  // "/name" -> id
+  std::mutex cleanup_mu_;
+  std::condition_variable cleanup_cv_;
+  int cleanups_ = 0;
 };
 
 }  // namespace berth::core::container
