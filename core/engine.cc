@@ -24,6 +24,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& opts) {
   container::ManagerOptions mo;
   mo.root = opts.root;
   mo.default_log = {.max_size = 0, .max_files = 1};
+  mo.netns_pool = opts.netns_pool;
   e->containers_ =
       BERTH_TRY(container::ContainerManager::open(mo, *e->db_, *e->images_, std::move(cg)));
   e->registries_ = std::make_unique<layers::registry::Registries>(opts.registry);

@@ -26,6 +26,7 @@ struct EngineOptions {
   layers::registry::RegistryOptions registry;
   unsigned max_downloads = 3;  // layers pulled at once (docker's default)
   unsigned max_uploads = 5;    // layers pushed at once (docker's default)
+  int netns_pool = 4;          // --netns-pool: network namespaces kept ready
 };
 
 class Engine {

@@ -133,6 +133,7 @@ struct ContainerManager::Prepared {
   std::unique_ptr<cgroup::Cgroup> cgroup;
   std::vector<unique_fd> procs_fds;
   std::shared_ptr<const rt::SeccompProgram> seccomp;
+  unique_fd netns;  // a ready network namespace the child joins
   unique_fd out_r, out_w, err_r, err_w, in_r, in_w, console_parent, console_child;
   StartTimes times;
 };
@@ -251,8 +252,13 @@ Result<std::unique_ptr<ContainerManager::Prepared>> ContainerManager::prepare_st
   if (h.ipc_mode == "host") s.clone_flags &= ~CLONE_NEWIPC;
   if (h.uts_mode == "host") s.clone_flags &= ~CLONE_NEWUTS;
   if (!host_net) {
-    s.clone_flags |= CLONE_NEWNET;
-    s.loopback_up = true;
+    p->netns = netns_pool_->take();
+    if (p->netns) {
+      s.join_netns = p->netns.get();
+    } else {
+      s.clone_flags |= CLONE_NEWNET;
+      s.loopback_up = true;
+    }
   }
   if (cgroups_->version() == cgroup::Version::v2 && h.cgroupns_mode != "host")
     s.clone_flags |= CLONE_NEWCGROUP;

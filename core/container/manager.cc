@@ -178,6 +178,8 @@ Result<std::unique_ptr<ContainerManager>> ContainerManager::open(
   m->images_ = &images;
   m->cgroups_ = std::move(cgroups);
   m->store_ = BERTH_TRY(ContainerStore::open(db));
+  m->netns_pool_ = std::make_unique<runtime::NetnsPool>(m->opts_.netns_pool);
+  m->netns_pool_->fill();
   std::error_code ec;
   fs::create_directories(m->opts_.root + "/containers", ec);
   if (ec) return fail(Errc::io, "create containers directory: " + ec.message());

@@ -23,6 +23,7 @@
 #include "core/cgroup/manager.h"
 #include "core/container/container.h"
 #include "core/container/store.h"
+#include "core/runtime/netns_pool.h"
 #include "io/task.h"
 #include "layers/image/service.h"
 
@@ -32,6 +33,7 @@ struct ManagerOptions {
   std::string root;  // ROOT: containers live in ROOT/containers/<id>
   LogWriterOptions default_log;
   int default_stop_timeout = 10;
+  int netns_pool = 4;  // network namespaces kept ready (0: none)
 };
 
 // What a start cost, by phase (nanoseconds, each phase's own share), for the
@@ -135,6 +137,7 @@ class ContainerManager {
   layers::image::ImageService* images_ = nullptr;
   std::unique_ptr<cgroup::Manager> cgroups_;
   std::unique_ptr<ContainerStore> store_;
+  std::unique_ptr<runtime::NetnsPool> netns_pool_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Container>> by_id_;
   std::map<std::string, std::string> by_name_;  // "/name" -> id

@@ -350,6 +350,24 @@ std::string memory_cgroup_of(pid_t pid) {
 
 // A start answers where its time went (berthd's own header, for start
 // latency tools): every phase, each a number of microseconds.
+// Network mode none: a namespace of its own with loopback only, up; two
+// containers never share one (they come from the daemon's ready pool).
+TEST_F(ContainersApi, NetworkNoneHasItsOwnLoopback) {
+  auto a = docker(str_cat("run --rm --network none ", kImage,
+                          " sh -c 'readlink /proc/self/ns/net; ip -o link'"));
+  auto b = docker(str_cat("run --rm --network none ", kImage, " readlink /proc/self/ns/net"));
+  ASSERT_EQ(a.status, 0) << a.output;
+  ASSERT_EQ(b.status, 0) << b.output;
+  auto lines = split(trimmed(a.output), '\n');
+  ASSERT_EQ(lines.size(), 2u) << a.output;
+  EXPECT_TRUE(contains(lines[1], "lo: <LOOPBACK,UP,LOWER_UP>")) << a.output;
+  std::error_code ec;
+  std::string host = std::filesystem::read_symlink("/proc/self/ns/net", ec).string();
+  EXPECT_NE(std::string(lines[0]), trimmed(b.output));
+  EXPECT_NE(std::string(lines[0]), host);
+  EXPECT_NE(trimmed(b.output), host);
+}
+
 TEST_F(ContainersApi, StartAnswersItsPhases) {
   std::string id = trimmed(ok(str_cat("create --network none ", kImage, " true")));
   ASSERT_FALSE(id.empty());

@@ -157,6 +157,7 @@ int run(const Options& opts) {
   eo.registry.strict_loopback = opts.registry_strict_loopback;
   eo.max_downloads = opts.max_downloads;
   eo.max_uploads = opts.max_uploads;
+  eo.netns_pool = opts.netns_pool;
   auto engine = core::Engine::open(eo);
   if (!engine) {
     log::error("open state in ", opts.root, ": ", engine.error().message);

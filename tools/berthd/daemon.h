@@ -27,6 +27,7 @@ struct Options {
   std::string registry_certs = "/etc/docker/certs.d";
   bool registry_strict_loopback = false;
   unsigned max_downloads = 3, max_uploads = 5;
+  int netns_pool = 4;  // network namespaces kept ready for containers
 };
 
 // Returns the process exit code.

@@ -32,6 +32,8 @@ void usage(FILE* out) {
       "                     (default /etc/docker/certs.d)\n"
       "  --max-concurrent-downloads N  layers pulled at once (default 3)\n"
       "  --max-concurrent-uploads N    layers pushed at once (default 5)\n"
+      "  --netns-pool N     network namespaces kept ready for containers (default 4;\n"
+      "                     0: each container's clone makes its own)\n"
       "  --registry-strict-loopback  for tests: loopback registries are not\n"
       "                     insecure by default\n"
       "  --shutdown-timeout SECONDS  grace for requests in flight on SIGTERM (default 10)\n"
@@ -109,6 +111,15 @@ int main(int argc, char** argv) {
         return 2;
       }
       (a == "--max-concurrent-downloads" ? opts.max_downloads : opts.max_uploads) = *n;
+    } else if (a == "--netns-pool") {
+      std::string v = need("--netns-pool");
+      auto n = parse_number<int>(v);
+      if (!n || *n < 0 || *n > 256) {
+        std::fprintf(stderr, "berthd: --netns-pool must be a number from 0 to 256, got \"%s\"\n",
+                     v.c_str());
+        return 2;
+      }
+      opts.netns_pool = *n;
     } else if (a == "--shutdown-timeout") {
       std::string v = need("--shutdown-timeout");
       auto n = parse_number<int>(v);
