@@ -116,10 +116,10 @@ Result<std::pair<unique_fd, unique_fd>> make_pipe() {
 
 std::string StartTimes::header_value() const {
   const std::pair<const char*, uint64_t> phases[] = {
-      {"queue", queue},    {"cgroup", cgroup}, {"prepare", prepare}, {"log", log},
-      {"clone", clone},    {"join", join},     {"rootfs", rootfs},   {"mounts", mounts},
-      {"pivot", pivot},    {"setup", setup},   {"exec", exec},       {"resume", resume},
-      {"persist", persist}};
+      {"queue", queue},  {"cgroup", cgroup}, {"prepare", prepare}, {"log", log},
+      {"clone", clone},  {"join", join},     {"rootfs", rootfs},   {"mounts", mounts},
+      {"pivot", pivot},  {"setup", setup},   {"exec", exec},       {"persist", persist},
+      {"resume", resume}};
   std::string out;
   for (const auto& [name, ns] : phases) {
     if (!out.empty()) out += ',';
@@ -386,7 +386,7 @@ io::Task<Result<void>> ContainerManager::start(std::shared_ptr<Container> c, Sta
   // calling thread until exec), and the state row.
   struct Started {
     std::unique_ptr<Prepared> prep;
-    rt::Spawned spawned;
+    uint64_t generation = 0;
   };
   ContainerManager* self = this;
   const uint64_t t_call = rt::monotonic_ns();
@@ -434,8 +434,30 @@ io::Task<Result<void>> ContainerManager::start(std::shared_ptr<Container> c, Sta
     t.pivot = st.pivot - st.mounts;
     t.setup = st.exec - st.pivot;
     t.exec = st.returned - st.exec;
-    t.resume = st.returned;  // made relative on the reactor
-    return Started{std::move(prep), std::move(*sp)};
+    // Running from here: the state is set and written in this same hop (the
+    // watchers, started next on the reactor, are what can change it again).
+    Started out{std::move(prep), 0};
+    {
+      std::lock_guard lock(c->mu);
+      c->rt.pidfd = std::move(sp->pidfd);
+      c->rt.cgroup = std::move(out.prep->cgroup);
+      c->rt.tty_master = std::move(sp->tty_master);
+      c->rt.generation += 1;
+      out.generation = c->rt.generation;
+      c->state.status = Status::running;
+      c->state.pid = sp->pid;
+      c->state.exit_code = 0;
+      c->state.error.clear();
+      c->state.oom_killed = false;
+      c->state.stopped_by_user = false;
+      c->state.started_at = now_ns();
+      c->state.finished_at = 0;
+    }
+    self->persist_state(c);
+    const uint64_t t_done = rt::monotonic_ns();
+    t.persist = t_done - st.returned;
+    t.resume = t_done;  // made relative on the reactor
+    return out;
   };
   auto r = co_await io::offload(std::move(call));
   if (!r) {
@@ -475,23 +497,7 @@ io::Task<Result<void>> ContainerManager::start(std::shared_ptr<Container> c, Sta
     co_return std::unexpected(r.error());
   }
   Prepared& prep = *r->prep;
-  uint64_t generation;
-  {
-    std::lock_guard lock(c->mu);
-    c->rt.pidfd = std::move(r->spawned.pidfd);
-    c->rt.cgroup = std::move(prep.cgroup);
-    c->rt.tty_master = std::move(r->spawned.tty_master);
-    c->rt.generation += 1;
-    generation = c->rt.generation;
-    c->state.status = Status::running;
-    c->state.pid = r->spawned.pid;
-    c->state.exit_code = 0;
-    c->state.error.clear();
-    c->state.oom_killed = false;
-    c->state.stopped_by_user = false;
-    c->state.started_at = now_ns();
-    c->state.finished_at = 0;
-  }
+  const uint64_t generation = r->generation;
   // Our copies of the child's ends must go, or EOF never comes.
   prep.out_w.reset();
   prep.err_w.reset();
@@ -522,12 +528,7 @@ io::Task<Result<void>> ContainerManager::start(std::shared_ptr<Container> c, Sta
     io::spawn(pump(c, prep.err_r.release(), 2, generation));
   }
   io::spawn(monitor(c, generation));
-
-  uint64_t t0 = rt::monotonic_ns();
-  prep.times.resume = t0 - prep.times.resume;
-  auto persist = [self, c] { self->persist_state(c); };
-  co_await io::offload(std::move(persist));
-  prep.times.persist = rt::monotonic_ns() - t0;
+  prep.times.resume = rt::monotonic_ns() - prep.times.resume;
   if (times) *times = prep.times;
   c->changed.notify_all();
   co_return Result<void>{};

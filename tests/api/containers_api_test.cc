@@ -389,7 +389,7 @@ TEST_F(ContainersApi, StartAnswersItsPhases) {
     total += *us;
   }
   EXPECT_EQ(join(names, ","),
-            "queue,cgroup,prepare,log,clone,join,rootfs,mounts,pivot,setup,exec,resume,persist");
+            "queue,cgroup,prepare,log,clone,join,rootfs,mounts,pivot,setup,exec,persist,resume");
   EXPECT_GT(total, 0u) << value;
   EXPECT_EQ(trimmed(ok(str_cat("wait ", id))), "0");
   ok(str_cat("rm ", id));
