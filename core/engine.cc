@@ -20,6 +20,14 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& opts) {
   BERTH_TRY(with_context(e->images_->recover(), "recover image store"));
   cgroup::ManagerOptions co;
   co.parent = opts.cgroup_parent;
+  co.spares = opts.cgroup_spares;
+  {
+    // Spares are tagged by root, so a daemon finds its own after a crash
+    // (FNV-1a of the root path).
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char ch : opts.root) h = (h ^ ch) * 1099511628211ull;
+    co.spare_tag = to_hex(reinterpret_cast<const unsigned char*>(&h), 4);
+  }
   auto cg = BERTH_TRY(with_context(cgroup::Manager::detect(co), "cgroups"));
   container::ManagerOptions mo;
   mo.root = opts.root;

@@ -27,6 +27,7 @@ struct EngineOptions {
   unsigned max_downloads = 3;  // layers pulled at once (docker's default)
   unsigned max_uploads = 5;    // layers pushed at once (docker's default)
   int netns_pool = 4;          // --netns-pool: network namespaces kept ready
+  int cgroup_spares = 4;       // --cgroup-spares: v1 cgroups made ahead
 };
 
 class Engine {

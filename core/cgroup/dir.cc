@@ -58,6 +58,13 @@ Result<Dir> Dir::make(std::string_view name) const {
   return open(name);
 }
 
+Result<void> Dir::rename(std::string_view from, std::string_view to) const {
+  std::string f(from), t(to);
+  if (::renameat(fd_.get(), f.c_str(), fd_.get(), t.c_str()) != 0)
+    return sys_fail(errno, str_cat("rename ", child_path(path_, from), " to ", t));
+  return {};
+}
+
 Result<Dir> Dir::make_or_open(std::string_view name, bool* created) const {
   *created = false;
   auto existing = open(name);

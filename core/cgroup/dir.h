@@ -37,6 +37,9 @@ class Dir {
   Result<Dir> make_or_open(std::string_view name, bool* created) const;
   // The parent directory ("..": no path walk involved).
   Result<Dir> parent() const;
+  // Renames the child directory `from` to `to` (cgroup v1 allows a rename
+  // within the same parent).
+  Result<void> rename(std::string_view from, std::string_view to) const;
 
   Result<std::string> read(std::string_view file) const;
   // One write(2) of the whole value (O_WRONLY|O_TRUNC, as the kernel wants).

@@ -149,9 +149,14 @@ Result<std::unique_ptr<ContainerManager::Prepared>> ContainerManager::prepare_st
     cfg = c->config;
     h = c->host;
   }
-  // The cgroup: a leftover from a crashed start is replaced.
-  (void)cgroups_->remove(c->id);
-  p->cgroup = BERTH_TRY(with_context(cgroups_->create(c->id, resources_of(h)), "create cgroup"));
+  // The cgroup: a leftover (a clean-up that failed) is replaced.
+  const cgroup::Resources res = resources_of(h);
+  auto cg = cgroups_->create(c->id, res);
+  if (!cg && cg.error().sys_errno == EEXIST) {
+    (void)cgroups_->remove(c->id);
+    cg = cgroups_->create(c->id, res);
+  }
+  p->cgroup = BERTH_TRY(with_context(std::move(cg), "create cgroup"));
   p->procs_fds = BERTH_TRY(p->cgroup->procs_fds());
   p->times.cgroup = rt::monotonic_ns() - t0;
 

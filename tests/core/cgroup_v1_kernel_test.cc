@@ -317,5 +317,82 @@ TEST_F(V1Kernel, DestroyOfABusyCgroupFailsAfterRetrying) {
   EXPECT_TRUE(contains(d.error().message, "rmdir ")) << d.error().message;
 }
 
+// Spares: made ahead with docker's device rules, renamed to the container's
+// name at create, made again after; not listed; a crashed daemon's of the
+// same tag are removed at start, another tag's are left alone; gone with
+// the manager.
+TEST_F(V1Kernel, SparesBecomeContainersAndAreMadeAgain) {
+  ASSERT_TRUE(create("first"));  // the parent, in every hierarchy
+  auto spares_of = [&](const std::string& tag) {
+    int n = 0;
+    std::error_code ec;
+    std::string parent_dir = dir_of("memory", "first");
+    parent_dir.resize(parent_dir.size() - 6);  // without "/first"
+    for (auto& e : fs::directory_iterator(parent_dir, ec))
+      if (e.path().filename().string().starts_with(".spare-" + tag + "-")) ++n;
+    return n;
+  };
+  for (const auto& h : hierarchies_) {
+    std::string own = h.own == "/" ? "" : h.own;
+    for (const char* n : {".spare-t1-stale", ".spare-t2-other"})
+      ASSERT_EQ(::mkdir(str_cat(h.mount_point, own, "/", parent_, "/", n).c_str(), 0755), 0);
+  }
+  ManagerOptions o;
+  o.parent = parent_;
+  o.spares = 2;
+  o.spare_tag = "t1";
+  auto m = Manager::detect(o);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_FALSE(fs::exists(dir_of("memory", ".spare-t1-stale")));
+  EXPECT_TRUE(fs::exists(dir_of("memory", ".spare-t2-other")));
+  EXPECT_EQ(spares_of("t1"), 2);
+  EXPECT_EQ((*m)->list().value(), std::vector<std::string>{"first"});
+
+  auto c = (*m)->create("fromspare", {});
+  ASSERT_TRUE(c) << c.error().message;
+  Cgroup* cg = keep(std::move(*c));
+  for (const auto& h : hierarchies_) {
+    std::string own = h.own == "/" ? "" : h.own;
+    EXPECT_TRUE(fs::is_directory(str_cat(h.mount_point, own, "/", parent_, "/fromspare")))
+        << h.mount_point;
+  }
+  std::string rules = slurp(dir_of("devices", "fromspare") + "/devices.list");
+  EXPECT_EQ(rules.find("a *:* rwm"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("c 1:3 rwm"), std::string::npos) << rules;
+  EXPECT_NE(trim(slurp(dir_of("cpuset", "fromspare") + "/cpuset.cpus")), "");
+  Child ch = spawn(*cg, child_pause);
+  ASSERT_GT(ch.pid, 0);
+  EXPECT_EQ(cg->pids().value(), std::vector<pid_t>{ch.pid});
+  // Made again on the blocking pool (bounded: 5 s).
+  for (int i = 0; i < 500 && spares_of("t1") < 2; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(spares_of("t1"), 2);
+
+  // Limits still apply to a spare; a privileged device rule never takes one.
+  Resources lim;
+  lim.memory = 64 << 20;
+  auto l = (*m)->create("limited", lim);
+  ASSERT_TRUE(l) << l.error().message;
+  keep(std::move(*l));
+  EXPECT_EQ(trim(slurp(dir_of("memory", "limited") + "/memory.limit_in_bytes")), "67108864");
+  Resources priv;
+  priv.devices.push_back(DeviceRule::all(true));
+  auto p = (*m)->create("privileged", priv);
+  ASSERT_TRUE(p) << p.error().message;
+  keep(std::move(*p));
+  EXPECT_NE(slurp(dir_of("devices", "privileged") + "/devices.list").find("a *:* rwm"),
+            std::string::npos);
+  // A name that exists is a conflict, and costs no spare's directory.
+  auto dup = (*m)->create("limited", {});
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().sys_errno, EEXIST) << dup.error().message;
+  EXPECT_EQ((*m)->list().value(),
+            (std::vector<std::string>{"first", "fromspare", "limited", "privileged"}));
+
+  for (int i = 0; i < 500 && spares_of("t1") < 2; ++i) std::this_thread::sleep_for(10ms);
+  m->reset();
+  EXPECT_EQ(spares_of("t1"), 0);
+  EXPECT_TRUE(fs::exists(dir_of("memory", ".spare-t2-other")));
+}
+
 }  // namespace
 }  // namespace berth::core::cgroup

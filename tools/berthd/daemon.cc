@@ -158,6 +158,7 @@ int run(const Options& opts) {
   eo.max_downloads = opts.max_downloads;
   eo.max_uploads = opts.max_uploads;
   eo.netns_pool = opts.netns_pool;
+  eo.cgroup_spares = opts.cgroup_spares;
   auto engine = core::Engine::open(eo);
   if (!engine) {
     log::error("open state in ", opts.root, ": ", engine.error().message);

@@ -27,7 +27,8 @@ struct Options {
   std::string registry_certs = "/etc/docker/certs.d";
   bool registry_strict_loopback = false;
   unsigned max_downloads = 3, max_uploads = 5;
-  int netns_pool = 4;  // network namespaces kept ready for containers
+  int netns_pool = 4;     // network namespaces kept ready for containers
+  int cgroup_spares = 4;  // v1 container cgroups made ahead
 };
 
 // Returns the process exit code.

@@ -34,6 +34,8 @@ void usage(FILE* out) {
       "  --max-concurrent-uploads N    layers pushed at once (default 5)\n"
       "  --netns-pool N     network namespaces kept ready for containers (default 4;\n"
       "                     0: each container's clone makes its own)\n"
+      "  --cgroup-spares N  cgroup v1 only: container cgroups made ahead (default 4;\n"
+      "                     0: each start makes its own)\n"
       "  --registry-strict-loopback  for tests: loopback registries are not\n"
       "                     insecure by default\n"
       "  --shutdown-timeout SECONDS  grace for requests in flight on SIGTERM (default 10)\n"
@@ -111,15 +113,15 @@ int main(int argc, char** argv) {
         return 2;
       }
       (a == "--max-concurrent-downloads" ? opts.max_downloads : opts.max_uploads) = *n;
-    } else if (a == "--netns-pool") {
-      std::string v = need("--netns-pool");
+    } else if (a == "--netns-pool" || a == "--cgroup-spares") {
+      std::string v = need(a.c_str());
       auto n = parse_number<int>(v);
       if (!n || *n < 0 || *n > 256) {
-        std::fprintf(stderr, "berthd: --netns-pool must be a number from 0 to 256, got \"%s\"\n",
+        std::fprintf(stderr, "berthd: %s must be a number from 0 to 256, got \"%s\"\n", a.c_str(),
                      v.c_str());
         return 2;
       }
-      opts.netns_pool = *n;
+      (a == "--netns-pool" ? opts.netns_pool : opts.cgroup_spares) = *n;
     } else if (a == "--shutdown-timeout") {
       std::string v = need("--shutdown-timeout");
       auto n = parse_number<int>(v);

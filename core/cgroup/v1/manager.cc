@@ -1,13 +1,16 @@
 #include "core/cgroup/v1/manager.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
+#include <random>
 
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/cgroup/dir.h"
 #include "core/cgroup/hierarchy.h"
 #include "core/cgroup/v1/cgroup.h"
+#include "io/pool.h"
 
 namespace berth::core::cgroup::v1 {
 
@@ -61,6 +64,7 @@ class V1Manager final : public Manager {
 
   V1Manager(std::vector<Root> roots, ManagerOptions opts)
       : roots_(std::move(roots)), opts_(std::move(opts)) {}
+  ~V1Manager() override;
 
   Version version() const override { return Version::v1; }
   std::string parent_path() const override { return main_root().parent; }
@@ -91,11 +95,136 @@ class V1Manager final : public Manager {
   // The parents that exist (empty Dir where one does not).
   Result<std::vector<Dir>> open_parents() const;
 
+  // Spares (see ManagerOptions::spares).
+  struct Spare {
+    std::string name;
+    std::shared_ptr<const Parents> parents;  // where it was made
+  };
+  bool spares_on() const { return opts_.spares > 0 && !opts_.spare_tag.empty(); }
+  std::string spare_prefix() const { return str_cat(".spare-", opts_.spare_tag, "-"); }
+  // One new spare: directories, cpuset, docker's device rules.
+  Result<Spare> make_spare();
+  // Renames a spare to name in every hierarchy; false (spare gone) when a
+  // rename fails.
+  bool claim_spare(const Spare& s, std::string_view name);
+  void refill_spares_later();
+  void refill_spares();  // (blocking) with refilling_ set; clears it
+ public:
+  // (blocking) Removes spares of this tag that a crashed daemon left, then
+  // makes the first ones.
+  void start_spares();
+
+ private:
   std::vector<Root> roots_;
   ManagerOptions opts_;
   std::mutex mu_;  // guards parents_, serializes parent creation
   std::shared_ptr<const Parents> parents_;
+  std::mutex spare_mu_;
+  std::condition_variable spare_idle_;
+  std::vector<Spare> spares_;
+  bool refilling_ = false;
+  bool spares_broken_ = false;  // making one failed: creates make their own
 };
+
+V1Manager::~V1Manager() {
+  std::vector<Spare> left;
+  {
+    std::unique_lock lock(spare_mu_);
+    spare_idle_.wait(lock, [this] { return !refilling_; });
+    left.swap(spares_);
+  }
+  for (const Spare& s : left) {
+    for (const Dir& p : *s.parents)
+      if (auto r = p.remove(s.name, opts_.busy_timeout); !r)
+        log::warn("cgroup: remove spare: ", r.error().message);
+  }
+}
+
+Result<V1Manager::Spare> V1Manager::make_spare() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  Spare s;
+  uint64_t id = rng();
+  s.name = str_cat(spare_prefix(), to_hex(reinterpret_cast<const unsigned char*>(&id), sizeof id));
+  s.parents = BERTH_TRY(parents(nullptr));
+  auto parts = BERTH_TRY(make_dirs(*s.parents, s.name));
+  V1Cgroup cg(s.name, std::move(parts), opts_);
+  auto setup = [&]() -> Result<void> {
+    for (size_t i = 0; i < roots_.size(); ++i) {
+      const auto& cs = roots_[i].h.controllers;
+      if (std::find(cs.begin(), cs.end(), "cpuset") != cs.end())
+        BERTH_TRY(cg.init_cpuset((*s.parents)[i]));
+    }
+    return cg.init_devices({});
+  };
+  if (auto r = setup(); !r) {
+    (void)cg.destroy();
+    return std::unexpected(std::move(r.error()));
+  }
+  return s;
+}
+
+bool V1Manager::claim_spare(const Spare& s, std::string_view name) {
+  size_t done = 0;
+  for (; done < s.parents->size(); ++done)
+    if (!(*s.parents)[done].rename(s.name, name)) break;
+  if (done == s.parents->size()) return true;
+  // Undo, then drop the spare.
+  for (size_t i = 0; i < done; ++i) (void)(*s.parents)[i].rename(name, s.name);
+  for (const Dir& p : *s.parents) (void)p.remove(s.name, opts_.busy_timeout);
+  return false;
+}
+
+void V1Manager::start_spares() {
+  if (!spares_on()) return;
+  if (auto ps = open_parents()) {
+    for (const Dir& p : *ps) {
+      if (!p) continue;
+      auto names = p.subdirs();
+      for (const std::string& n : names ? *names : std::vector<std::string>{})
+        if (n.starts_with(spare_prefix())) (void)p.remove(n, opts_.busy_timeout);
+    }
+  }
+  {
+    std::lock_guard lock(spare_mu_);
+    if (refilling_) return;
+    refilling_ = true;
+  }
+  refill_spares();
+}
+
+void V1Manager::refill_spares_later() {
+  {
+    std::lock_guard lock(spare_mu_);
+    if (!spares_on() || refilling_ || spares_broken_ ||
+        static_cast<int>(spares_.size()) >= opts_.spares)
+      return;
+    refilling_ = true;
+  }
+  V1Manager* self = this;
+  auto job = [self] { self->refill_spares(); };
+  io::BlockingPool::global().submit(std::move(job));
+}
+
+void V1Manager::refill_spares() {
+  for (;;) {
+    {
+      std::lock_guard lock(spare_mu_);
+      if (static_cast<int>(spares_.size()) >= opts_.spares) break;
+    }
+    auto s = make_spare();
+    std::lock_guard lock(spare_mu_);
+    if (!s) {
+      log::warn("cgroup: making a spare cgroup: ", s.error().message,
+                "; containers' cgroups are made at create from now on");
+      spares_broken_ = true;
+      break;
+    }
+    spares_.push_back(std::move(*s));
+  }
+  std::lock_guard lock(spare_mu_);
+  refilling_ = false;
+  spare_idle_.notify_all();
+}
 
 Result<std::shared_ptr<const V1Manager::Parents>> V1Manager::parents(
     const std::shared_ptr<const Parents>& stale) {
@@ -159,6 +288,42 @@ Result<std::unique_ptr<Cgroup>> V1Manager::create(std::string_view name, const R
   BERTH_TRY(check_cgroup_name(name));
   std::string err_context = str_cat("create cgroup ", name);
   auto ps = BERTH_TRY(with_context(parents(nullptr), err_context));
+  // A spare has the directories, the cpuset and the default device rules.
+  if (spares_on() && r.devices.empty()) {
+    std::optional<Spare> spare;
+    {
+      std::lock_guard lock(spare_mu_);
+      if (!spares_.empty()) {
+        spare = std::move(spares_.back());
+        spares_.pop_back();
+      }
+    }
+    refill_spares_later();
+    if (spare && spare->parents == ps && claim_spare(*spare, name)) {
+      std::vector<V1Cgroup::Part> parts;
+      for (size_t i = 0; i < roots_.size(); ++i) {
+        auto d = (*ps)[i].open(name);
+        if (!d) {
+          V1Cgroup partial(std::string(name), std::move(parts), opts_);
+          (void)partial.destroy();
+          for (size_t k = i; k < roots_.size(); ++k)
+            (void)(*ps)[k].remove(name, opts_.busy_timeout);
+          return std::unexpected(std::move(d.error()).context(err_context));
+        }
+        parts.push_back(
+            {roots_[i].h.controllers, std::move(*d), join_cgroup_path(roots_[i].parent, name)});
+      }
+      auto cg = std::make_unique<V1Cgroup>(std::string(name), std::move(parts), opts_);
+      if (auto u = cg->update(r); !u) {
+        if (auto d = cg->destroy(); !d)
+          log::warn("cgroup: undo create ", name, ": ", d.error().message);
+        return std::unexpected(std::move(u.error()).context(err_context));
+      }
+      return std::unique_ptr<Cgroup>(std::move(cg));
+    }
+    if (spare && spare->parents != ps)
+      for (const Dir& p : *spare->parents) (void)p.remove(spare->name, opts_.busy_timeout);
+  }
   auto made = make_dirs(*ps, name);
   if (!made && made.error().sys_errno == ENOENT) {  // a parent went away: again
     ps = BERTH_TRY(with_context(parents(ps), err_context));
@@ -211,7 +376,8 @@ Result<std::vector<std::string>> V1Manager::list() {
   std::vector<std::string> out;
   for (const Dir& p : parents) {
     if (!p) continue;
-    for (std::string& n : BERTH_TRY(p.subdirs())) out.push_back(std::move(n));
+    for (std::string& n : BERTH_TRY(p.subdirs()))
+      if (!n.starts_with(".spare-")) out.push_back(std::move(n));
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -240,7 +406,9 @@ Result<std::unique_ptr<Manager>> make_manager(std::vector<Hierarchy> hierarchies
     for (const auto& c : r.h.controllers) has_devices |= c == "devices";
   if (!has_devices)
     log::error("cgroup: no v1 devices hierarchy: containers' device access is not restricted");
-  return std::unique_ptr<Manager>(std::make_unique<V1Manager>(std::move(roots), std::move(opts)));
+  auto m = std::make_unique<V1Manager>(std::move(roots), std::move(opts));
+  m->start_spares();
+  return std::unique_ptr<Manager>(std::move(m));
 }
 
 }  // namespace berth::core::cgroup::v1
