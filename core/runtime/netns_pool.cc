@@ -10,7 +10,6 @@
 #include <cstring>
 
 #include "core/base/log.h"
-#include "io/pool.h"
 
 namespace berth::core::runtime {
 
@@ -36,74 +35,6 @@ Result<unique_fd> make_network_namespace() {
     std::abort();
   }
   return made;
-}
-
-NetnsPool::NetnsPool(int target) : target_(target) {}
-
-NetnsPool::~NetnsPool() {
-  std::unique_lock lock(mu_);
-  idle_.wait(lock, [this] { return !refilling_; });
-}
-
-int NetnsPool::ready() const {
-  std::lock_guard lock(mu_);
-  return static_cast<int>(ready_.size());
-}
-
-unique_fd NetnsPool::take() {
-  unique_fd fd;
-  {
-    std::lock_guard lock(mu_);
-    if (target_ <= 0 || broken_) return fd;
-    if (!ready_.empty()) {
-      fd = std::move(ready_.back());
-      ready_.pop_back();
-    }
-  }
-  refill_later();
-  return fd;
-}
-
-void NetnsPool::fill() {
-  {
-    std::lock_guard lock(mu_);
-    if (target_ <= 0 || refilling_) return;
-    refilling_ = true;
-  }
-  refill();
-}
-
-void NetnsPool::refill_later() {
-  {
-    std::lock_guard lock(mu_);
-    if (refilling_ || broken_ || static_cast<int>(ready_.size()) >= target_) return;
-    refilling_ = true;
-  }
-  NetnsPool* self = this;
-  auto job = [self] { self->refill(); };
-  io::BlockingPool::global().submit(std::move(job));
-}
-
-// Runs with refilling_ set; clears it at the end.
-void NetnsPool::refill() {
-  for (;;) {
-    {
-      std::lock_guard lock(mu_);
-      if (static_cast<int>(ready_.size()) >= target_) break;
-    }
-    auto ns = make_network_namespace();
-    std::lock_guard lock(mu_);
-    if (!ns) {
-      log::warn("network namespace pool: ", ns.error().message,
-                "; containers make their own from now on");
-      broken_ = true;
-      break;
-    }
-    ready_.push_back(std::move(*ns));
-  }
-  std::lock_guard lock(mu_);
-  refilling_ = false;
-  idle_.notify_all();
 }
 
 }  // namespace berth::core::runtime

@@ -4,16 +4,12 @@
 // other namespaces together); made here, on the blocking pool after a take,
 // it is off the start's path: the container's child joins it with setns.
 //
-// Thread-safety: take() from any thread; refills run on the blocking pool.
-// The destructor waits for a refill in flight.
+// Thread-safety: as io::ReadyPool.
 #pragma once
-
-#include <condition_variable>
-#include <mutex>
-#include <vector>
 
 #include "core/base/error.h"
 #include "core/base/unique_fd.h"
+#include "io/ready_pool.h"
 
 namespace berth::core::runtime {
 
@@ -24,27 +20,20 @@ Result<unique_fd> make_network_namespace();
 class NetnsPool {
  public:
   // Keeps up to `target` ready; 0 turns the pool off (take() gives none).
-  explicit NetnsPool(int target);
-  ~NetnsPool();
-  NetnsPool(const NetnsPool&) = delete;
-  NetnsPool& operator=(const NetnsPool&) = delete;
+  explicit NetnsPool(int target) : pool_("network namespace", target, make_network_namespace) {}
 
   // A ready namespace, or an empty fd when none is (the caller makes its
   // own with CLONE_NEWNET). Starts a refill.
-  unique_fd take();
+  unique_fd take() {
+    auto fd = pool_.take();
+    return fd ? std::move(*fd) : unique_fd();
+  }
   // (blocking) Fills the pool now (start-up).
-  void fill();
-  int ready() const;
+  void fill() { pool_.fill(); }
+  int ready() const { return pool_.ready(); }
 
  private:
-  void refill_later();
-  void refill();
-  const int target_;
-  mutable std::mutex mu_;
-  std::condition_variable idle_;
-  std::vector<unique_fd> ready_;
-  bool refilling_ = false;
-  bool broken_ = false;  // making one failed: stop trying, clones make their own
+  io::ReadyPool<unique_fd> pool_;
 };
 
 }  // namespace berth::core::runtime

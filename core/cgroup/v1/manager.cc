@@ -1,7 +1,6 @@
 #include "core/cgroup/v1/manager.h"
 
 #include <algorithm>
-#include <condition_variable>
 #include <mutex>
 #include <random>
 
@@ -10,7 +9,7 @@
 #include "core/cgroup/dir.h"
 #include "core/cgroup/hierarchy.h"
 #include "core/cgroup/v1/cgroup.h"
-#include "io/pool.h"
+#include "io/ready_pool.h"
 
 namespace berth::core::cgroup::v1 {
 
@@ -107,8 +106,7 @@ class V1Manager final : public Manager {
   // Renames a spare to name in every hierarchy; false (spare gone) when a
   // rename fails.
   bool claim_spare(const Spare& s, std::string_view name);
-  void refill_spares_later();
-  void refill_spares();  // (blocking) with refilling_ set; clears it
+
  public:
   // (blocking) Removes spares of this tag that a crashed daemon left, then
   // makes the first ones.
@@ -119,21 +117,12 @@ class V1Manager final : public Manager {
   ManagerOptions opts_;
   std::mutex mu_;  // guards parents_, serializes parent creation
   std::shared_ptr<const Parents> parents_;
-  std::mutex spare_mu_;
-  std::condition_variable spare_idle_;
-  std::vector<Spare> spares_;
-  bool refilling_ = false;
-  bool spares_broken_ = false;  // making one failed: creates make their own
+  std::unique_ptr<io::ReadyPool<Spare>> spares_;  // when spares_on()
 };
 
 V1Manager::~V1Manager() {
-  std::vector<Spare> left;
-  {
-    std::unique_lock lock(spare_mu_);
-    spare_idle_.wait(lock, [this] { return !refilling_; });
-    left.swap(spares_);
-  }
-  for (const Spare& s : left) {
+  if (!spares_) return;
+  for (const Spare& s : spares_->release()) {
     for (const Dir& p : *s.parents)
       if (auto r = p.remove(s.name, opts_.busy_timeout); !r)
         log::warn("cgroup: remove spare: ", r.error().message);
@@ -184,46 +173,10 @@ void V1Manager::start_spares() {
         if (n.starts_with(spare_prefix())) (void)p.remove(n, opts_.busy_timeout);
     }
   }
-  {
-    std::lock_guard lock(spare_mu_);
-    if (refilling_) return;
-    refilling_ = true;
-  }
-  refill_spares();
-}
-
-void V1Manager::refill_spares_later() {
-  {
-    std::lock_guard lock(spare_mu_);
-    if (!spares_on() || refilling_ || spares_broken_ ||
-        static_cast<int>(spares_.size()) >= opts_.spares)
-      return;
-    refilling_ = true;
-  }
   V1Manager* self = this;
-  auto job = [self] { self->refill_spares(); };
-  io::BlockingPool::global().submit(std::move(job));
-}
-
-void V1Manager::refill_spares() {
-  for (;;) {
-    {
-      std::lock_guard lock(spare_mu_);
-      if (static_cast<int>(spares_.size()) >= opts_.spares) break;
-    }
-    auto s = make_spare();
-    std::lock_guard lock(spare_mu_);
-    if (!s) {
-      log::warn("cgroup: making a spare cgroup: ", s.error().message,
-                "; containers' cgroups are made at create from now on");
-      spares_broken_ = true;
-      break;
-    }
-    spares_.push_back(std::move(*s));
-  }
-  std::lock_guard lock(spare_mu_);
-  refilling_ = false;
-  spare_idle_.notify_all();
+  auto make = [self] { return self->make_spare(); };
+  spares_ = std::make_unique<io::ReadyPool<Spare>>("spare cgroup", opts_.spares, std::move(make));
+  spares_->fill();
 }
 
 Result<std::shared_ptr<const V1Manager::Parents>> V1Manager::parents(
@@ -289,16 +242,8 @@ Result<std::unique_ptr<Cgroup>> V1Manager::create(std::string_view name, const R
   std::string err_context = str_cat("create cgroup ", name);
   auto ps = BERTH_TRY(with_context(parents(nullptr), err_context));
   // A spare has the directories, the cpuset and the default device rules.
-  if (spares_on() && r.devices.empty()) {
-    std::optional<Spare> spare;
-    {
-      std::lock_guard lock(spare_mu_);
-      if (!spares_.empty()) {
-        spare = std::move(spares_.back());
-        spares_.pop_back();
-      }
-    }
-    refill_spares_later();
+  if (spares_ && r.devices.empty()) {
+    std::optional<Spare> spare = spares_->take();
     if (spare && spare->parents == ps && claim_spare(*spare, name)) {
       std::vector<V1Cgroup::Part> parts;
       for (size_t i = 0; i < roots_.size(); ++i) {
