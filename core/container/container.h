@@ -62,6 +62,10 @@ struct Runtime {
   unique_fd stdin_writer;  // the container's stdin pipe (OpenStdin), daemon end
   unique_fd stdin_reader;  // its other end, made before a start, given to the child
   unique_fd tty_master;
+  // The container's mount namespace, held from the start until the clean-up
+  // after its exit: unmounting its ~45 mounts happens there, after the exit
+  // is answered, not in the exiting process before its pidfd says so.
+  unique_fd mnt_ns;
   int pumps_running = 0;  // stdout/stderr readers still going
   uint64_t generation = 0;  // bumps at each start: watchers of old runs stop
 };

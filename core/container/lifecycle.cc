@@ -442,9 +442,13 @@ io::Task<Result<void>> ContainerManager::start(std::shared_ptr<Container> c, Sta
     // Running from here: the state is set and written in this same hop (the
     // watchers, started next on the reactor, are what can change it again).
     Started out{std::move(prep), 0};
+    // Gone already (a zombie has no namespaces) when the command was quick:
+    // then it was torn down before the exit, as without this.
+    unique_fd mnt_ns(::open(str_cat("/proc/", sp->pid, "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
     {
       std::lock_guard lock(c->mu);
       c->rt.pidfd = std::move(sp->pidfd);
+      c->rt.mnt_ns = std::move(mnt_ns);
       c->rt.cgroup = std::move(out.prep->cgroup);
       c->rt.tty_master = std::move(sp->tty_master);
       c->rt.generation += 1;
@@ -633,6 +637,7 @@ io::Task<void> ContainerManager::handle_exit(std::shared_ptr<Container> c, int e
     std::lock_guard lock(c->mu);
     cg = std::move(c->rt.cgroup);
     c->rt.pidfd.reset();
+    if (!c->host.auto_remove) c->rt.mnt_ns.reset();  // else after the answer, by remove_files
     c->rt.stdin_writer.reset();
     c->rt.tty_master.reset();
   }

@@ -595,9 +595,11 @@ void ContainerManager::persist_state(const std::shared_ptr<Container>& c) {
 }
 
 Result<void> ContainerManager::remove_files(const std::shared_ptr<Container>& c) {
+  auto mnt_ns = std::make_shared<unique_fd>();
   {
     std::lock_guard lock(c->mu);
     c->log.reset();
+    *mnt_ns = std::move(c->rt.mnt_ns);
   }
   BERTH_TRY(store_->remove(c->id));
   {
@@ -608,13 +610,17 @@ Result<void> ContainerManager::remove_files(const std::shared_ptr<Container>& c)
   // One rename now; the tree (upper layer, logs) goes after the answer.
   std::string removed = str_cat(opts_.root, "/containers/", kRemovedDir);
   std::string trash = str_cat(removed, "/", c->id);
-  if (::mkdir(removed.c_str(), 0700) != 0 && errno != EEXIST)
+  if (::mkdir(removed.c_str(), 0700) != 0 && errno != EEXIST) {
+    mnt_ns->reset();
     return layers::snapshot::remove_tree(c->dir);
+  }
   if (::rename(c->dir.c_str(), trash.c_str()) != 0) {
+    mnt_ns->reset();
     if (errno == ENOENT) return {};
     return layers::snapshot::remove_tree(c->dir);
   }
-  auto job = [trash] {
+  auto job = [trash, mnt_ns] {
+    mnt_ns->reset();  // its root is the overlay over the tree: unmounted first
     if (auto r = layers::snapshot::remove_tree(trash); !r)
       log::warn("remove ", trash, ": ", r.error().message);
   };
