@@ -15,7 +15,9 @@
 # The rounds are split into PASSES passes that interleave the systems, so a
 # noisy spell hits them all; the samples of all passes are pooled. Then
 # berth's throughput: runs completed per second with K concurrent API
-# clients, each doing create + wait(removed) + start + wait body.
+# clients, each doing create + wait(removed) + start + wait body. Last, a leak
+# check over all those runs (thousands): berthd's fds, container cgroups,
+# mounts of its root on the host, child processes, container directories.
 #
 #   bench/start_latency.sh [ROUNDS] [DOCKER_ROUNDS]    (defaults 200 and 30)
 #   BERTHD=path         berthd (default build/berthd; if absent, built into
@@ -161,6 +163,24 @@ wait_sock "$bsock" 100 || { echo "berthd did not start:" >&2; tail "$work/berth/
 export DOCKER_CONFIG="$work/dockercfg"
 docker -H "unix://$bsock" import "$rootfs_tar" busybox:latest >/dev/null
 
+# --- leak check: what berthd holds before and after all the runs -----------------
+# fds of berthd, its container cgroups (spares are not containers'), mounts of
+# its root visible on the host, its child processes, container directories.
+leak_snapshot() {
+  local fds cgs=0 line ctrl path d
+  fds=$(find "/proc/$berthd_pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+  while IFS=: read -r _ ctrl path; do
+    [ -z "$ctrl" ] && continue
+    d="/sys/fs/cgroup/${ctrl%%,*}${path%/}/berth"
+    [ -d "$d" ] || continue
+    cgs=$((cgs + $(find "$d" -mindepth 1 -maxdepth 1 -type d ! -name '.spare-*' | wc -l)))
+  done <"/proc/$berthd_pid/cgroup"
+  echo "$fds $cgs $(grep -c " $work/berth" /proc/self/mountinfo) \
+$(pgrep -P "$berthd_pid" | wc -l) \
+$(find "$work/berth/root/containers" -mindepth 1 -maxdepth 2 ! -path '*/.removed' | wc -l)"
+}
+leak_before=$(leak_snapshot)
+
 has_docker=0
 if [ "${NO_DOCKER:-0}" != 1 ] && command -v dockerd >/dev/null; then
   mkdir -p "$work/docker"
@@ -237,6 +257,17 @@ for k in $clients; do
   tput+="$(grep '^RESULT' <<<"$out" || true)"$'\n'
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); measuring took $((SECONDS - t_start)) s"
+# Clean-up after the answers (cgroups, trees) may still run: settle, bounded.
+leak_after=""
+for _ in $(seq 1 50); do
+  leak_after=$(leak_snapshot)
+  read -r f0 _ <<<"$leak_before"
+  read -r f1 c1 m1 k1 d1 <<<"$leak_after"
+  [ "$f1" -le "$f0" ] && [ "$c1" = 0 ] && [ "$m1" = 0 ] && [ "$k1" = 0 ] && [ "$d1" = 0 ] && break
+  sleep 0.1
+done
+runs_total=$(cat "$work"/samples.berth-api "$work"/samples.berth-cli 2>/dev/null | grep -c . || true)
+for n in $(grep -o ' n=[0-9]*' <<<"$tput" | cut -d= -f2); do runs_total=$((runs_total + n)); done
 
 # --- report ----------------------------------------------------------------------------
 echo
@@ -309,4 +340,10 @@ EOF
 )
 echo "target median <= 3 ms for a whole run --rm: $(python3 -c "print('met' if $med <= 3 else 'NOT met')") (${med} ms)"
 echo "target >= 500 starts/s: $(python3 -c "print('met' if $best >= 500 else 'NOT met')") (best ${best}/s)"
+read -r f0 c0 m0 k0 d0 <<<"$leak_before"
+read -r f1 c1 m1 k1 d1 <<<"$leak_after"
+echo "leaks after $runs_total runs: berthd fds $f0 -> $f1, container cgroups $c0 -> $c1," \
+  "mounts of its root on the host $m0 -> $m1, child processes $k0 -> $k1, container dirs $d0 -> $d1" \
+  "($([ "$f1" -le "$f0" ] && [ "$c1" = 0 ] && [ "$m1" = 0 ] && [ "$k1" = 0 ] && [ "$d1" = 0 ] &&
+       echo none || echo 'LEAK'))"
 [ -z "$failures" ] || echo "failures: $failures"
