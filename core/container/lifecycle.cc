@@ -706,7 +706,7 @@ io::Task<void> ContainerManager::handle_exit(std::shared_ptr<Container> c, int e
   // Restart policies, with docker's backoff: 100 ms doubling, reset after
   // ten seconds of running.
   bool restart = false;
-  if (!stopped_by_user) {
+  if (!stopped_by_user && !stopping_all_.load()) {
     if (policy == "always" || policy == "unless-stopped") restart = true;
     if (policy == "on-failure" && exit_code != 0 && (max_retry == 0 || restarts < max_retry))
       restart = true;
@@ -724,7 +724,8 @@ io::Task<void> ContainerManager::handle_exit(std::shared_ptr<Container> c, int e
     bool still;
     {
       std::lock_guard lock(c->mu);
-      still = c->state.status == Status::restarting && !c->removed && !c->state.stopped_by_user;
+      still = c->state.status == Status::restarting && !c->removed && !c->state.stopped_by_user &&
+              !stopping_all_.load();
       if (still) c->state.status = Status::exited;  // start() wants a stopped container
     }
     if (still) {
@@ -755,19 +756,19 @@ Result<void> ContainerManager::kill(const std::shared_ptr<Container>& c, int sig
 }
 
 io::Task<Result<void>> ContainerManager::stop(std::shared_ptr<Container> c,
-                                              std::optional<int> timeout) {
+                                              std::optional<int> timeout, bool by_user) {
   int sig;
   int secs;
   {
     std::lock_guard lock(c->mu);
     if (c->state.status == Status::restarting) {
-      c->state.stopped_by_user = true;
+      if (by_user) c->state.stopped_by_user = true;
       c->state.status = Status::exited;
       c->changed.notify_all();
       co_return Result<void>{};
     }
     if (!c->state.running()) co_return fail(Errc::not_modified, "container already stopped");
-    c->state.stopped_by_user = true;
+    if (by_user) c->state.stopped_by_user = true;
     sig = signal_number(c->config.stop_signal);
     if (sig <= 0) sig = SIGTERM;
     secs = timeout.value_or(c->config.stop_timeout.value_or(opts_.default_stop_timeout));
@@ -1066,7 +1067,7 @@ struct StopJoin {
 
 io::Task<void> stop_one(ContainerManager* m, std::shared_ptr<Container> c,
                         std::shared_ptr<StopJoin> join) {
-  auto r = co_await m->stop(c, std::nullopt);
+  auto r = co_await m->stop(c, std::nullopt, /*by_user=*/false);
   if (!r && r.error().code != Errc::not_modified)
     log::warn("stop container ", c->short_id(), ": ", r.error().message);
   if (--join->left == 0) join->done.notify_all();
@@ -1075,6 +1076,7 @@ io::Task<void> stop_one(ContainerManager* m, std::shared_ptr<Container> c,
 }  // namespace
 
 io::Task<void> ContainerManager::stop_all() {
+  stopping_all_.store(true);
   std::vector<std::shared_ptr<Container>> running;
   for (auto& c : list()) {
     std::lock_guard lock(c->mu);

@@ -9,6 +9,7 @@
 // stay on the reactor that started it. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -78,8 +79,10 @@ class ContainerManager {
 
   io::Task<Result<void>> start(std::shared_ptr<Container> c, StartTimes* times = nullptr);
   // StopSignal, then SIGKILL after timeout seconds (nullopt: the container's
-  // StopTimeout or the default; -1 waits forever).
-  io::Task<Result<void>> stop(std::shared_ptr<Container> c, std::optional<int> timeout);
+  // StopTimeout or the default; -1 waits forever). by_user: a user's stop,
+  // which `unless-stopped` remembers (the daemon's own at shutdown is not).
+  io::Task<Result<void>> stop(std::shared_ptr<Container> c, std::optional<int> timeout,
+                              bool by_user = true);
   io::Task<Result<void>> restart(std::shared_ptr<Container> c, std::optional<int> timeout);
   Result<void> kill(const std::shared_ptr<Container>& c, int signal);
   io::Task<Result<void>> pause(std::shared_ptr<Container> c);
@@ -141,6 +144,7 @@ class ContainerManager {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Container>> by_id_;
   std::map<std::string, std::string> by_name_;  // "/name" -> id
+  std::atomic<bool> stopping_all_{false};       // shutdown: no restart policy applies
   std::mutex cleanup_mu_;
   std::condition_variable cleanup_cv_;
   int cleanups_ = 0;

@@ -304,6 +304,24 @@ TEST_F(ContainersApi, StateSurvivesADaemonRestart) {
   ok("rm -f sleeper before");
 }
 
+// The daemon's own stop at shutdown is not a user's: `always` and
+// `unless-stopped` containers run again after a daemon restart, one a user
+// stopped does not (docker's rule).
+TEST_F(ContainersApi, RestartPoliciesHoldAcrossADaemonRestart) {
+  for (const char* n : {"keep", "always"})
+    ok(str_cat("run -d --name ", n, " --restart ", std::string(n) == "keep" ? "unless-stopped" : n,
+               " --stop-timeout 1 --network none ", kImage, " sleep 1000"));
+  ok(str_cat("run -d --name stopped --restart unless-stopped --stop-timeout 1 --network none ",
+             kImage, " sleep 1000"));
+  ok("stop -t 1 stopped");
+  ASSERT_EQ(daemon_.stop(std::chrono::seconds(30)), 0) << daemon_.log();
+  ASSERT_TRUE(daemon_.start());
+  EXPECT_TRUE(eventually("keep", "{{.State.Running}}", "true")) << daemon_.log();
+  EXPECT_TRUE(eventually("always", "{{.State.Running}}", "true")) << daemon_.log();
+  EXPECT_EQ(inspect("stopped", "{{.State.Running}}"), "false");
+  ok("rm -f keep always stopped");
+}
+
 TEST_F(ContainersApi, LogsFollowEndsWhenTheDaemonStops) {
   ok(str_cat("run -d --name ticker --stop-timeout 1 --network none ", kImage,
              " sh -c 'while true; do echo tick; sleep 0.1; done'"));
