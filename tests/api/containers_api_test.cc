@@ -1,6 +1,7 @@
 // The container flow through the real docker CLI (28) against berthd: run
 // with --rm, exit codes (the container's, 125/126/127), detached containers
-// with logs, ps, top, pause, stop and rm, stdin with -i, a terminal with -t,
+// with logs, ps, top, pause, stop and rm, stdin with -i, a terminal with -t
+// (and an interactive shell with -it driven through tmux),
 // environment, working directory and user, the memory limit's OOM kill,
 // restart policies, wait, and state that survives a daemon restart. Then no
 // leaks: after many runs no cgroup is left below the daemon's parent, no
@@ -217,6 +218,40 @@ TEST_F(ContainersApi, TerminalWithDashT) {
   auto r = run_command(cmd);
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "/dev/pts/0")) << r.output;
+}
+
+// `docker run -it IMAGE sh` in a terminal, driven through tmux: the prompt
+// comes, typed commands run, the terminal has the pane's size, and the exit
+// code of the shell is docker's.
+TEST_F(ContainersApi, InteractiveShellInTmux) {
+  if (!have_tool("tmux")) GTEST_SKIP() << "tmux not installed";
+  const std::string tmux = str_cat("tmux -L berth-test-", ::getpid(), " ");
+  struct Server {  // the private tmux server goes, whatever happens
+    std::string tmux;
+    ~Server() { run_command(tmux + "kill-server 2>/dev/null"); }
+  } server{tmux};
+  std::string cmd = str_cat("env -u DOCKER_CONTEXT DOCKER_HOST=", daemon_.host_url(),
+                            " DOCKER_CONFIG=", t_.path(), "/dockercfg ", kDocker,
+                            " run -it --rm --network none ", kImage, " sh; echo EXIT=$?; sleep 60");
+  auto r = run_command(str_cat(tmux, "new-session -d -s t -x 100 -y 30 ", shell_quote(cmd)));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto screen = [&] { return run_command(tmux + "capture-pane -p -t t").output; };
+  auto wait_for = [&](const std::string& text) {  // bounded: 15 s
+    for (int i = 0; i < 150; ++i) {
+      if (contains(screen(), text)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_for("/ #")) << screen() << daemon_.log();
+  run_command(tmux + "send-keys -t t 'echo hello-$((6*7)); stty size' Enter");
+  EXPECT_TRUE(wait_for("hello-42")) << screen();
+  std::string size =
+      trimmed(run_command(tmux + "display -p -t t '#{pane_height} #{pane_width}'").output);
+  EXPECT_TRUE(wait_for("\n" + size)) << "stty size in the container should be " << size << "\n"
+                                     << screen();
+  run_command(tmux + "send-keys -t t 'exit 5' Enter");
+  EXPECT_TRUE(wait_for("EXIT=5")) << screen();
 }
 
 TEST_F(ContainersApi, EnvWorkdirAndUser) {
