@@ -30,6 +30,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& opts) {
   }
   auto cg = BERTH_TRY(with_context(cgroup::Manager::detect(co), "cgroups"));
   container::ManagerOptions mo;
+  mo.cgroup_options = co;
   mo.root = opts.root;
   mo.default_log = {.max_size = 0, .max_files = 1};
   mo.netns_pool = opts.netns_pool;

@@ -151,10 +151,11 @@ Result<std::unique_ptr<ContainerManager::Prepared>> ContainerManager::prepare_st
   }
   // The cgroup: a leftover (a clean-up that failed) is replaced.
   const cgroup::Resources res = resources_of(h);
-  auto cg = cgroups_->create(c->id, res);
+  cgroup::Manager* cgm = BERTH_TRY(cgroups_for(*c));
+  auto cg = cgm->create(c->id, res);
   if (!cg && cg.error().sys_errno == EEXIST) {
-    (void)cgroups_->remove(c->id);
-    cg = cgroups_->create(c->id, res);
+    (void)cgm->remove(c->id);
+    cg = cgm->create(c->id, res);
   }
   p->cgroup = BERTH_TRY(with_context(std::move(cg), "create cgroup"));
   p->procs_fds = BERTH_TRY(p->cgroup->procs_fds());
@@ -400,7 +401,7 @@ io::Task<Result<void>> ContainerManager::start(std::shared_ptr<Container> c, Sta
     auto prepared = self->prepare_start(c);
     if (!prepared) {
       // A step after the cgroup was made failed (e.g. an unknown user).
-      (void)self->cgroups_->remove(c->id);
+      if (auto cgm = self->cgroups_for(*c)) (void)(*cgm)->remove(c->id);
       return std::unexpected(prepared.error());
     }
     auto prep = std::move(*prepared);

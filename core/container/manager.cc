@@ -16,6 +16,7 @@
 
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "core/cgroup/hierarchy.h"
 #include "core/runtime/caps.h"
 #include "core/runtime/rootfs.h"
 #include "core/runtime/seccomp_cache.h"
@@ -191,7 +192,9 @@ Result<std::unique_ptr<ContainerManager>> ContainerManager::open(
   for (auto& c : BERTH_TRY(m->store_->load_all())) {
     known.insert(c->id);
     if (c->state.running()) {
-      if (auto cg = m->cgroups_->open(c->id)) {
+      auto mgr = m->cgroups_for(*c);
+      auto cg = mgr ? (*mgr)->open(c->id) : std::unexpected(mgr.error());
+      if (cg) {
         (void)(*cg)->kill_all(SIGKILL);
         (void)(*cg)->destroy();
       }
@@ -234,6 +237,23 @@ Result<std::unique_ptr<ContainerManager>> ContainerManager::open(
 
 ContainerManager::~ContainerManager() {
   drain_cleanup();
+}
+
+Result<cgroup::Manager*> ContainerManager::cgroups_for(const Container& c) {
+  std::string parent;
+  {
+    std::lock_guard lock(c.mu);
+    parent = c.host.cgroup_parent;
+  }
+  if (parent.empty()) return cgroups_.get();
+  std::lock_guard lock(custom_cgroups_mu_);
+  auto it = custom_cgroups_.find(parent);
+  if (it != custom_cgroups_.end()) return it->second.get();
+  cgroup::ManagerOptions o = opts_.cgroup_options;
+  o.parent = parent;
+  o.spares = 0;
+  auto m = BERTH_TRY(with_context(cgroup::Manager::detect(o), "cgroup parent " + parent));
+  return custom_cgroups_.emplace(parent, std::move(m)).first->second.get();
 }
 
 void ContainerManager::cleanup_later(std::function<void()> job) {
@@ -345,6 +365,10 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
     warnings->push_back(net == "host" ? "Published ports are discarded when using host network mode"
                                       : "port publishing is not available in berth yet: published "
                                         "ports are not reachable");
+  if (!h.cgroup_parent.empty()) {
+    auto p = cgroup::containers_parent("/", h.cgroup_parent);
+    if (!p) return fail(Errc::invalid_argument, "HostConfig.CgroupParent: " + p.error().message);
+  }
   if (h.auto_remove && !h.restart_policy.name.empty() && h.restart_policy.name != "no")
     return fail(Errc::invalid_argument, "can't create 'AutoRemove' container with restart policy");
   const std::string& rp = h.restart_policy.name;

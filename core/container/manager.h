@@ -35,6 +35,9 @@ struct ManagerOptions {
   LogWriterOptions default_log;
   int default_stop_timeout = 10;
   int netns_pool = 4;  // network namespaces kept ready (0: none)
+  // What the daemon's cgroup manager was made with: a container's own
+  // HostConfig.CgroupParent gets a manager of these with that parent.
+  cgroup::ManagerOptions cgroup_options;
 };
 
 // What a start cost, by phase (nanoseconds, each phase's own share), for the
@@ -134,11 +137,16 @@ class ContainerManager {
   // waits until none is left. A crash in between is mended by open().
   void cleanup_later(std::function<void()> job);
   void drain_cleanup();
+  // The cgroup manager for a container: the daemon's, or one for its own
+  // HostConfig.CgroupParent (made on first use, kept).
+  Result<cgroup::Manager*> cgroups_for(const Container& c);
 
   ManagerOptions opts_;
   db::Database* db_ = nullptr;
   layers::image::ImageService* images_ = nullptr;
   std::unique_ptr<cgroup::Manager> cgroups_;
+  std::mutex custom_cgroups_mu_;
+  std::map<std::string, std::unique_ptr<cgroup::Manager>> custom_cgroups_;  // by parent
   std::unique_ptr<ContainerStore> store_;
   std::unique_ptr<runtime::NetnsPool> netns_pool_;
   mutable std::mutex mu_;

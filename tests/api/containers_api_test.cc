@@ -448,6 +448,37 @@ TEST_F(ContainersApi, StartAnswersItsPhases) {
   ok(str_cat("rm ", id));
 }
 
+// A container's own --cgroup-parent (relative: below the daemon's cgroup),
+// left empty when it is gone; a parent that climbs out is refused at create.
+TEST_F(ContainersApi, ContainerCgroupParent) {
+  std::string custom = cgroup_parent_ + "/custom";
+  std::string id = trimmed(
+      ok(str_cat("run -d --cgroup-parent ", custom, " --network none ", kImage, " sleep 1000")));
+  ASSERT_EQ(id.size(), 64u) << id;
+  std::string cg = ok(str_cat("run --rm --cgroup-parent ", custom, " --network none ", kImage,
+                              " cat /proc/self/cgroup"));
+  EXPECT_TRUE(contains(cg, str_cat("/", custom, "/"))) << cg;
+  // The memory hierarchy: the limit applies there.
+  std::string own = memory_cgroup_of(daemon_.pid());
+  std::string dir = str_cat("/sys/fs/cgroup/memory", own == "/" ? "" : own, "/", custom, "/", id);
+  std::error_code ec;
+  if (!own.empty()) {
+    EXPECT_TRUE(std::filesystem::is_directory(dir, ec)) << dir;
+  }
+  ok(str_cat("rm -f ", id));
+  if (!own.empty()) {
+    for (int i = 0; i < 50 && std::filesystem::exists(dir, ec); ++i)  // bounded: 5 s
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_FALSE(std::filesystem::exists(dir, ec)) << dir;
+  }
+  auto bad = docker(str_cat("create --cgroup-parent ../escape ", kImage, " true"));
+  EXPECT_NE(bad.status, 0);
+  EXPECT_TRUE(contains(bad.output, "CgroupParent")) << bad.output;
+  // The custom parent stays, as docker's do: this test's parent goes in TearDown.
+  run_command(str_cat("find /sys/fs/cgroup -maxdepth 9 -depth -type d -path '*/", custom,
+                      "' -exec rmdir {} + 2>/dev/null"));
+}
+
 TEST_F(ContainersApi, ManyRunsLeakNothing) {
   // Warm up (first-use allocations, seccomp cache), then count.
   ok(str_cat("run --rm --network none ", kImage, " true"));
