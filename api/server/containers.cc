@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <optional>
 #include <set>
 
 #include "api/json/reader.h"
@@ -84,6 +85,18 @@ std::string command_text(const ct::Container& c) {
   std::string out = c.path;
   for (const auto& a : c.args) out += " " + a;
   return out;
+}
+
+// The container named by the {id} path parameter; when there is none, the
+// error is answered and the result is empty.
+std::optional<std::shared_ptr<ct::Container>> find_or_answer(Request& req, Response& res,
+                                                             core::Engine* e) {
+  auto c = e->containers().find(req.param("id").value_or(""));
+  if (!c) {
+    send_error(res, c.error());
+    return std::nullopt;
+  }
+  return std::move(*c);
 }
 
 // --- create ------------------------------------------------------------------------
@@ -300,22 +313,16 @@ std::string inspect_json(core::Engine* e, const ct::Container& c) {
 }
 
 io::Task<void> inspect(Request& req, Response& res, core::Engine* e) {
-  auto c = e->containers().find(req.param("id").value_or(""));
-  if (!c) {
-    send_error(res, c.error());
-    co_return;
-  }
+  auto c = find_or_answer(req, res, e);
+  if (!c) co_return;
   send_json(res, 200, inspect_json(e, **c));
 }
 
 // --- lifecycle ----------------------------------------------------------------------
 
 io::Task<void> start(Request& req, Response& res, core::Engine* e) {
-  auto c = e->containers().find(req.param("id").value_or(""));
-  if (!c) {
-    send_error(res, c.error());
-    co_return;
-  }
+  auto c = find_or_answer(req, res, e);
+  if (!c) co_return;
   core::container::StartTimes times;
   auto r = co_await e->containers().start(*c, &times);
   if (!r) {
@@ -338,11 +345,8 @@ std::optional<int> timeout_param(const Request& req) {
 }
 
 io::Task<void> stop(Request& req, Response& res, core::Engine* e) {
-  auto c = e->containers().find(req.param("id").value_or(""));
-  if (!c) {
-    send_error(res, c.error());
-    co_return;
-  }
+  auto c = find_or_answer(req, res, e);
+  if (!c) co_return;
   auto r = co_await e->containers().stop(*c, timeout_param(req));
   if (!r) {
     if (r.error().code == Errc::not_modified)
@@ -355,11 +359,8 @@ io::Task<void> stop(Request& req, Response& res, core::Engine* e) {
 }
 
 io::Task<void> restart(Request& req, Response& res, core::Engine* e) {
-  auto c = e->containers().find(req.param("id").value_or(""));
-  if (!c) {
-    send_error(res, c.error());
-    co_return;
-  }
+  auto c = find_or_answer(req, res, e);
+  if (!c) co_return;
   auto r = co_await e->containers().restart(*c, timeout_param(req));
   if (!r) {
     send_error(res, r.error());
@@ -384,11 +385,8 @@ int parse_signal(std::string_view s) {
 }
 
 io::Task<void> kill(Request& req, Response& res, core::Engine* e) {
-  auto c = e->containers().find(req.param("id").value_or(""));
-  if (!c) {
-    send_error(res, c.error());
-    co_return;
-  }
+  auto c = find_or_answer(req, res, e);
+  if (!c) co_return;
   std::string sig(req.query("signal").value_or(""));
   int n = parse_signal(sig);
   if (n <= 0 || n > 64) {
@@ -404,11 +402,8 @@ io::Task<void> kill(Request& req, Response& res, core::Engine* e) {
 }
 
 io::Task<void> pause(Request& req, Response& res, core::Engine* e) {
-  auto c = e->containers().find(req.param("id").value_or(""));
-  if (!c) {
-    send_error(res, c.error());
-    co_return;
-  }
+  auto c = find_or_answer(req, res, e);
+  if (!c) co_return;
   auto r = co_await e->containers().pause(*c);
   if (!r) {
     send_error(res, r.error());
@@ -418,11 +413,8 @@ io::Task<void> pause(Request& req, Response& res, core::Engine* e) {
 }
 
 io::Task<void> unpause(Request& req, Response& res, core::Engine* e) {
-  auto c = e->containers().find(req.param("id").value_or(""));
-  if (!c) {
-    send_error(res, c.error());
-    co_return;
-  }
+  auto c = find_or_answer(req, res, e);
+  if (!c) co_return;
   auto r = co_await e->containers().unpause(*c);
   if (!r) {
     send_error(res, r.error());
@@ -432,11 +424,8 @@ io::Task<void> unpause(Request& req, Response& res, core::Engine* e) {
 }
 
 io::Task<void> wait(Request& req, Response& res, core::Engine* e) {
-  auto c = e->containers().find(req.param("id").value_or(""));
-  if (!c) {
-    send_error(res, c.error());
-    co_return;
-  }
+  auto c = find_or_answer(req, res, e);
+  if (!c) co_return;
   std::string condition(req.query("condition").value_or(""));
   if (!condition.empty() && condition != "not-running" && condition != "next-exit" &&
       condition != "removed") {
@@ -476,11 +465,8 @@ io::Task<void> wait(Request& req, Response& res, core::Engine* e) {
 }
 
 io::Task<void> remove(Request& req, Response& res, core::Engine* e) {
-  auto c = e->containers().find(req.param("id").value_or(""));
-  if (!c) {
-    send_error(res, c.error());
-    co_return;
-  }
+  auto c = find_or_answer(req, res, e);
+  if (!c) co_return;
   if (query_bool(req, "link")) {
     send_error(res, 501, "links (DELETE ?link=1) are not implemented in berth yet");
     co_return;
@@ -494,11 +480,8 @@ io::Task<void> remove(Request& req, Response& res, core::Engine* e) {
 }
 
 io::Task<void> rename(Request& req, Response& res, core::Engine* e) {
-  auto c = e->containers().find(req.param("id").value_or(""));
-  if (!c) {
-    send_error(res, c.error());
-    co_return;
-  }
+  auto c = find_or_answer(req, res, e);
+  if (!c) co_return;
   std::string name(req.query("name").value_or(""));
   if (name.empty()) {
     send_error(res, 400, "Neither old nor new names may be empty");
@@ -515,11 +498,8 @@ io::Task<void> rename(Request& req, Response& res, core::Engine* e) {
 }
 
 io::Task<void> update(Request& req, Response& res, core::Engine* e) {
-  auto c = e->containers().find(req.param("id").value_or(""));
-  if (!c) {
-    send_error(res, c.error());
-    co_return;
-  }
+  auto c = find_or_answer(req, res, e);
+  if (!c) co_return;
   auto body = co_await req.read_all(1 << 20);
   if (!body) {
     send_error(res, body.error());
@@ -544,11 +524,8 @@ io::Task<void> update(Request& req, Response& res, core::Engine* e) {
 }
 
 io::Task<void> resize(Request& req, Response& res, core::Engine* e) {
-  auto c = e->containers().find(req.param("id").value_or(""));
-  if (!c) {
-    send_error(res, c.error());
-    co_return;
-  }
+  auto c = find_or_answer(req, res, e);
+  if (!c) co_return;
   auto h = parse_number<int>(req.query("h").value_or(""));
   auto wd = parse_number<int>(req.query("w").value_or(""));
   if (!h || !wd || *h < 0 || *wd < 0) {
@@ -650,11 +627,8 @@ io::Task<void> copy_stdin(io::http::Transport* t, std::string leftover,
 }
 
 io::Task<void> attach(Request& req, Response& res, core::Engine* e) {
-  auto found = e->containers().find(req.param("id").value_or(""));
-  if (!found) {
-    send_error(res, found.error());
-    co_return;
-  }
+  auto found = find_or_answer(req, res, e);
+  if (!found) co_return;
   auto c = *found;
   bool tty;
   {
@@ -767,11 +741,8 @@ int64_t parse_time_ns(std::string_view s) {
 }
 
 io::Task<void> logs(Request& req, Response& res, core::Engine* e) {
-  auto found = e->containers().find(req.param("id").value_or(""));
-  if (!found) {
-    send_error(res, found.error());
-    co_return;
-  }
+  auto found = find_or_answer(req, res, e);
+  if (!found) co_return;
   auto c = *found;
   ct::LogReadOptions o;
   o.show_stdout = query_bool(req, "stdout");
@@ -842,11 +813,8 @@ io::Task<void> logs(Request& req, Response& res, core::Engine* e) {
 // --- top ----------------------------------------------------------------------------
 
 io::Task<void> top(Request& req, Response& res, core::Engine* e) {
-  auto found = e->containers().find(req.param("id").value_or(""));
-  if (!found) {
-    send_error(res, found.error());
-    co_return;
-  }
+  auto found = find_or_answer(req, res, e);
+  if (!found) co_return;
   auto c = *found;
   std::string ps_args(req.query("ps_args").value_or("-ef"));
   auto call = [c, ps_args]() -> Result<std::string> {
@@ -960,11 +928,8 @@ io::Task<void> commit(Request& req, Response& res, core::Engine* e) {
 }
 
 io::Task<void> export_container(Request& req, Response& res, core::Engine* e) {
-  auto found = e->containers().find(req.param("id").value_or(""));
-  if (!found) {
-    send_error(res, found.error());
-    co_return;
-  }
+  auto found = find_or_answer(req, res, e);
+  if (!found) co_return;
   auto c = *found;
   auto ch = std::make_shared<io::OutboundChannel>(8 << 20);
   auto job = io::BlockingJob<Result<void>>::start([c, ch]() -> Result<void> {
