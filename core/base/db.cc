@@ -101,7 +101,8 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
   // WAL: readers never block the writer; synchronous=NORMAL is durable
   // across process crashes (the WAL is fsynced at checkpoints).
   BERTH_TRY(
-      d->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+      d->exec("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+              " PRAGMA foreign_keys=ON;"
               "PRAGMA temp_store=MEMORY;"));
   return d;
 }
