@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
-#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -251,7 +251,8 @@ int child_main(void* raw) {
     ::close(fd);
   }
   for (const auto& d : s.workdir_create)
-    if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) child_fail(sfd, SpawnStep::workdir, errno);
+    if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST)
+      child_fail(sfd, SpawnStep::workdir, errno);
   if (::chdir(s.cwd.c_str()) != 0) child_fail(sfd, SpawnStep::workdir, errno);
 
   // Seccomp without no_new_privs needs CAP_SYS_ADMIN: install it while we
@@ -341,17 +342,21 @@ int recv_fd(int sock) {
 Result<Spawned> spawn(const SpawnSpec& spec) {
   if (spec.argv_ptrs.empty() || spec.argv.empty())
     return fail(Errc::invalid_argument, "no command to run");
+  // Non-blocking: a child that failed has written its error before it
+  // exits, and the vfork'd parent resumes only after that exit or an exec;
+  // so an empty pipe means the exec happened, without waiting for the child
+  // to get as far as closing its end.
   int sync[2];
-  if (::pipe2(sync, O_CLOEXEC) != 0) return sys_fail(errno, "pipe");
+  if (::pipe2(sync, O_CLOEXEC | O_NONBLOCK) != 0) return sys_fail(errno, "pipe");
   unique_fd sync_r(sync[0]), sync_w(sync[1]);
 
   Spawned out;
   ChildArgs args{&spec, sync_w.get(), &out.times};
   int pidfd = -1;
   out.times.clone = monotonic_ns();
-  pid_t pid = ::clone(child_main, t_stack + kChildStack,
-                      CLONE_VM | CLONE_VFORK | CLONE_PIDFD | spec.clone_flags | SIGCHLD, &args,
-                      &pidfd);
+  pid_t pid =
+      ::clone(child_main, t_stack + kChildStack,
+              CLONE_VM | CLONE_VFORK | CLONE_PIDFD | spec.clone_flags | SIGCHLD, &args, &pidfd);
   out.times.returned = monotonic_ns();
   if (pid < 0) return sys_fail(errno, "clone");
   out.pid = pid;
