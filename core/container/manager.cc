@@ -239,6 +239,23 @@ ContainerManager::~ContainerManager() {
   drain_cleanup();
 }
 
+Result<std::shared_ptr<const ContainerManager::ImageInfo>> ContainerManager::image_info(
+    const std::string& image_id) {
+  {
+    std::lock_guard lock(image_cache_mu_);
+    if (auto it = image_cache_.find(image_id); it != image_cache_.end()) return it->second;
+  }
+  img::ImageRecord image = BERTH_TRY(images_->images().get(image_id));
+  auto info = std::make_shared<ImageInfo>();
+  info->config = BERTH_TRY(img::parse_config(image.config));
+  for (auto it = image.diff_ids.rbegin(); it != image.diff_ids.rend(); ++it)
+    info->layer_dirs.push_back(images_->layer_dir(*it));
+  std::lock_guard lock(image_cache_mu_);
+  if (image_cache_.size() >= 64) image_cache_.clear();  // bounded; refilled on use
+  image_cache_[image_id] = info;
+  return std::shared_ptr<const ImageInfo>(info);
+}
+
 Result<cgroup::Manager*> ContainerManager::cgroups_for(const Container& c) {
   std::string parent;
   {
@@ -346,8 +363,8 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
   }
   if (cfg.image.empty()) return fail(Errc::invalid_argument, "No image was specified");
   std::string image_id = BERTH_TRY(images_->images().resolve(cfg.image));
-  img::ImageRecord image = BERTH_TRY(images_->images().get(image_id));
-  img::ImageConfig ic = BERTH_TRY(img::parse_config(image.config));
+  std::shared_ptr<const ImageInfo> info = BERTH_TRY(image_info(image_id));
+  const img::ImageConfig& ic = info->config;
 
   // --- HostConfig checks, in docker's words where docker has them ---------------
   std::string net = h.network_mode;
@@ -514,8 +531,7 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
   c->image_ref = cfg.image;
   c->path = argv[0];
   c->args.assign(argv.begin() + 1, argv.end());
-  for (auto it = image.diff_ids.rbegin(); it != image.diff_ids.rend(); ++it)
-    c->layer_dirs.push_back(images_->layer_dir(*it));
+  c->layer_dirs = info->layer_dirs;
   bool host_net = net == "host";
   if (cfg.hostname.empty())
     cfg.hostname = host_net ? sys::gather_host_info().hostname : c->id.substr(0, 12);
@@ -528,12 +544,13 @@ Result<std::shared_ptr<Container>> ContainerManager::create(CreateRequest req, s
   c->hosts_path = c->dir + "/hosts";
   c->resolv_path = c->dir + "/resolv.conf";
   c->log_dir = c->dir + "/logs";
-  std::error_code ec;
-  for (const char* sub : {"/upper", "/work", "/merged", "/logs"}) {
-    fs::create_directories(c->dir + sub, ec);
-    if (ec) {
+  // ROOT/containers exists (open() made it): one mkdir each.
+  for (const char* sub : {"", "/upper", "/work", "/merged", "/logs"}) {
+    std::string d = c->dir + sub;
+    if (::mkdir(d.c_str(), 0755) != 0) {
+      int e = errno;
       (void)layers::snapshot::remove_tree(c->dir);
-      return fail(Errc::io, str_cat("create ", c->dir, sub, ": ", ec.message()));
+      return sys_fail(e, "create " + d);
     }
   }
   std::string hn = c->config.hostname;

@@ -26,6 +26,7 @@
 #include "core/container/store.h"
 #include "core/runtime/netns_pool.h"
 #include "io/task.h"
+#include "layers/image/oci.h"
 #include "layers/image/service.h"
 
 namespace berth::core::container {
@@ -137,6 +138,14 @@ class ContainerManager {
   // waits until none is left. A crash in between is mended by open().
   void cleanup_later(std::function<void()> job);
   void drain_cleanup();
+  // What a create needs of an image, by image ID. The ID is the digest of
+  // the config, so an entry never goes stale (a removed image that comes
+  // back is the same content); the cache is bounded.
+  struct ImageInfo {
+    layers::image::ImageConfig config;
+    std::vector<std::string> layer_dirs;  // top first
+  };
+  Result<std::shared_ptr<const ImageInfo>> image_info(const std::string& image_id);
   // The cgroup manager for a container: the daemon's, or one for its own
   // HostConfig.CgroupParent (made on first use, kept).
   Result<cgroup::Manager*> cgroups_for(const Container& c);
@@ -145,6 +154,8 @@ class ContainerManager {
   db::Database* db_ = nullptr;
   layers::image::ImageService* images_ = nullptr;
   std::unique_ptr<cgroup::Manager> cgroups_;
+  std::mutex image_cache_mu_;
+  std::map<std::string, std::shared_ptr<const ImageInfo>> image_cache_;
   std::mutex custom_cgroups_mu_;
   std::map<std::string, std::unique_ptr<cgroup::Manager>> custom_cgroups_;  // by parent
   std::unique_ptr<ContainerStore> store_;
