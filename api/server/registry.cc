@@ -86,6 +86,24 @@ std::string error_line(std::string_view message) {
   return out;
 }
 
+// docker's AuthConfig (username, password, identitytoken, registrytoken,
+// serveraddress when `server` is given) into c; `prefix` names the fields
+// in errors ("X-Registry-Auth.username: ...").
+Result<void> read_auth_config(json::Parsed& doc, std::string_view prefix, reg::Credentials& c,
+                              std::string* server) {
+  return json::for_each_root_field(doc, [&](std::string_view k, json::od::value v) -> Result<void> {
+    if (json::is_null(v)) return {};
+    std::string* field = iequals(k, "username")        ? &c.username
+                         : iequals(k, "password")      ? &c.password
+                         : iequals(k, "identitytoken") ? &c.identity_token
+                         : iequals(k, "registrytoken") ? &c.registry_token
+                         : iequals(k, "serveraddress") ? server
+                                                       : nullptr;
+    if (field) *field = BERTH_TRY(json::get_string(v, str_cat(prefix, to_lower(k))));
+    return {};
+  });
+}
+
 Result<reg::Credentials> credentials_from_header(std::optional<std::string_view> header) {
   reg::Credentials c;
   if (!header || trim(*header).empty()) return c;
@@ -94,20 +112,8 @@ Result<reg::Credentials> credentials_from_header(std::optional<std::string_view>
   if (trim(*text).empty() || trim(*text) == "{}" || trim(*text) == "null") return c;
   auto doc = json::parse(*text);
   if (!doc) return fail(Errc::invalid_argument, "X-Registry-Auth: " + doc.error().message);
-  auto r =
-      json::for_each_root_field(**doc, [&](std::string_view k, json::od::value v) -> Result<void> {
-        if (json::is_null(v)) return {};
-        if (iequals(k, "username"))
-          c.username = BERTH_TRY(json::get_string(v, "X-Registry-Auth.username"));
-        else if (iequals(k, "password"))
-          c.password = BERTH_TRY(json::get_string(v, "X-Registry-Auth.password"));
-        else if (iequals(k, "identitytoken"))
-          c.identity_token = BERTH_TRY(json::get_string(v, "X-Registry-Auth.identitytoken"));
-        else if (iequals(k, "registrytoken"))
-          c.registry_token = BERTH_TRY(json::get_string(v, "X-Registry-Auth.registrytoken"));
-        return {};
-      });
-  if (!r) return fail(Errc::invalid_argument, "X-Registry-Auth: " + r.error().message);
+  if (auto r = read_auth_config(**doc, "X-Registry-Auth.", c, nullptr); !r)
+    return fail(Errc::invalid_argument, "X-Registry-Auth: " + r.error().message);
   return c;
 }
 
@@ -304,19 +310,7 @@ io::Task<void> auth(Request& req, Response& res, core::Engine* e) {
   }
   reg::Credentials c;
   std::string server;
-  auto r =
-      json::for_each_root_field(**doc, [&](std::string_view k, json::od::value v) -> Result<void> {
-        if (json::is_null(v)) return {};
-        if (iequals(k, "username"))
-          c.username = BERTH_TRY(json::get_string(v, "username"));
-        else if (iequals(k, "password"))
-          c.password = BERTH_TRY(json::get_string(v, "password"));
-        else if (iequals(k, "identitytoken"))
-          c.identity_token = BERTH_TRY(json::get_string(v, "identitytoken"));
-        else if (iequals(k, "serveraddress"))
-          server = BERTH_TRY(json::get_string(v, "serveraddress"));
-        return {};
-      });
+  auto r = read_auth_config(**doc, "", c, &server);
   if (!r) {
     send_error(res, 400, r.error().message);
     co_return;
