@@ -331,13 +331,7 @@ Result<LoadResult> ImageService::load_image(const extract::Source& src, const Pr
         return fail(Errc::invalid_argument,
                     str_cat("image config ", e.config_path, " lists ", cfg.diff_ids.size(),
                             " layers but the manifest has ", e.layer_paths.size()));
-      ImageRecord img;
-      img.id = archive::sha256(config).to_string();
-      img.config = config;
-      img.diff_ids = cfg.diff_ids;
-      img.created = parse_rfc3339(cfg.created);
-      std::vector<LayerRecord> layers;
-      std::vector<LayerBlob> blobs;
+      std::vector<RegisteredLayer> regs;
       for (size_t i = 0; i < e.layer_paths.size(); ++i) {
         const std::string& lp = e.layer_paths[i];
         const Member* m = sink.find(lp);
@@ -354,14 +348,13 @@ Result<LoadResult> ImageService::load_image(const extract::Source& src, const Pr
                               " does not match the image config's diff ID ", cfg.diff_ids[i]));
         if (i < e.layer_media.size() && !e.layer_media[i].empty())
           reg->blob.media_type = e.layer_media[i];
-        img.size += reg->layer.size;
-        layers.push_back(reg->layer);
-        blobs.push_back(reg->blob);
+        regs.push_back(std::move(*reg));
       }
-      BERTH_TRY(images_->put(img, layers, blobs, e.tags));
+      // Checked above with this archive's names; register_image checks again.
+      std::string id = BERTH_TRY(register_image(config, regs, e.tags, {}));
       if (e.tags.empty()) {
-        result.ids.push_back(img.id);
-        if (progress) progress(str_cat("Loaded image ID: ", img.id, "\n"));
+        result.ids.push_back(id);
+        if (progress) progress(str_cat("Loaded image ID: ", id, "\n"));
       }
       for (const auto& t : e.tags) {
         std::string fam = parse_reference(t).value().familiar();
