@@ -31,6 +31,22 @@ uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+int loopback_up() noexcept {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return -1;
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, "lo", 3);
+  int rc = ::ioctl(sock, SIOCGIFFLAGS, &ifr);
+  if (rc == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    rc = ::ioctl(sock, SIOCSIFFLAGS, &ifr);
+  }
+  int err = errno;
+  ::close(sock);
+  errno = err;
+  return rc == 0 ? 0 : -1;
+}
+
 void SpawnSpec::build() {
   argv_ptrs.clear();
   for (const auto& a : argv) argv_ptrs.push_back(a.c_str());
@@ -128,18 +144,6 @@ int mount_overlay(const SpawnSpec& s) {
   int mnt = sys::fsmount(fs, FSMOUNT_CLOEXEC, 0);
   if (mnt < 0) return -1;
   return sys::move_mount(mnt, "", AT_FDCWD, s.rootfs.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
-}
-
-int loopback_up() {
-  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) return -1;
-  ifreq ifr{};
-  std::memcpy(ifr.ifr_name, "lo", 3);
-  if (::ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) return -1;
-  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-  if (::ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) return -1;
-  ::close(sock);
-  return 0;
 }
 
 int child_main(void* raw) {

@@ -55,4 +55,8 @@ Result<Spawned> spawn(const SpawnSpec& spec);
 
 uint64_t monotonic_ns();
 
+// Brings up lo in the calling thread's network namespace: raw syscalls, no
+// allocation (the clone child calls it too); -1 with errno on failure.
+int loopback_up() noexcept;
+
 }  // namespace berth::core::runtime
