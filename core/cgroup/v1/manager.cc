@@ -106,6 +106,8 @@ class V1Manager final : public Manager {
   // Renames a spare to name in every hierarchy; false (spare gone) when a
   // rename fails.
   bool claim_spare(const Spare& s, std::string_view name);
+  // Removes a spare's directories (they hold no process).
+  void drop_spare(const Spare& s);
 
  public:
   // (blocking) Removes spares of this tag that a crashed daemon left, then
@@ -122,11 +124,13 @@ class V1Manager final : public Manager {
 
 V1Manager::~V1Manager() {
   if (!spares_) return;
-  for (const Spare& s : spares_->release()) {
-    for (const Dir& p : *s.parents)
-      if (auto r = p.remove(s.name, opts_.busy_timeout); !r)
-        log::warn("cgroup: remove spare: ", r.error().message);
-  }
+  for (const Spare& s : spares_->release()) drop_spare(s);
+}
+
+void V1Manager::drop_spare(const Spare& s) {
+  for (const Dir& p : *s.parents)
+    if (auto r = p.remove(s.name, opts_.busy_timeout); !r)
+      log::warn("cgroup: remove spare: ", r.error().message);
 }
 
 Result<V1Manager::Spare> V1Manager::make_spare() {
@@ -159,7 +163,7 @@ bool V1Manager::claim_spare(const Spare& s, std::string_view name) {
   if (done == s.parents->size()) return true;
   // Undo, then drop the spare.
   for (size_t i = 0; i < done; ++i) (void)(*s.parents)[i].rename(name, s.name);
-  for (const Dir& p : *s.parents) (void)p.remove(s.name, opts_.busy_timeout);
+  drop_spare(s);
   return false;
 }
 
@@ -266,8 +270,7 @@ Result<std::unique_ptr<Cgroup>> V1Manager::create(std::string_view name, const R
       }
       return std::unique_ptr<Cgroup>(std::move(cg));
     }
-    if (spare && spare->parents != ps)
-      for (const Dir& p : *spare->parents) (void)p.remove(spare->name, opts_.busy_timeout);
+    if (spare && spare->parents != ps) drop_spare(*spare);
   }
   auto made = make_dirs(*ps, name);
   if (!made && made.error().sys_errno == ENOENT) {  // a parent went away: again
