@@ -634,18 +634,15 @@ io::Task<void> ContainerManager::monitor(std::shared_ptr<Container> c, uint64_t 
 io::Task<void> ContainerManager::handle_exit(std::shared_ptr<Container> c, int exit_code) {
   ContainerManager* self = this;
   std::unique_ptr<cgroup::Cgroup> cg;
-  {
-    std::lock_guard lock(c->mu);
-    cg = std::move(c->rt.cgroup);
-    c->rt.pidfd.reset();
-    if (!c->host.auto_remove) c->rt.mnt_ns.reset();  // else after the answer, by remove_files
-    c->rt.stdin_writer.reset();
-    c->rt.tty_master.reset();
-  }
   bool auto_remove;
   {
     std::lock_guard lock(c->mu);
     auto_remove = c->host.auto_remove;
+    cg = std::move(c->rt.cgroup);
+    c->rt.pidfd.reset();
+    if (!auto_remove) c->rt.mnt_ns.reset();  // else after the answer, by remove_files
+    c->rt.stdin_writer.reset();
+    c->rt.tty_master.reset();
   }
   bool oom = false;
   if (cg && auto_remove) {

@@ -55,8 +55,8 @@ struct StartTimes {
   uint64_t pivot = 0;    // child: pivot_root
   uint64_t setup = 0;    // child: hostname, rlimits, user, caps, seccomp
   uint64_t exec = 0;     // child's execve until the parent resumes
+  uint64_t persist = 0;  // state set and its row written (still on the pool thread)
   uint64_t resume = 0;   // back on the reactor, watchers started
-  uint64_t persist = 0;  // the state row written
   // "queue=12,cgroup=340,..." in microseconds.
   std::string header_value() const;
 };
