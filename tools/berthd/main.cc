@@ -66,6 +66,17 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
+    // The flag's value as a number from lo to hi; else a message, exit 2.
+    auto number = [&](const char* flag, int lo, int hi) -> int {
+      std::string v = need(flag);
+      auto n = parse_number<int>(v);
+      if (!n || *n < lo || *n > hi) {
+        std::fprintf(stderr, "berthd: %s must be a number from %d to %d, got \"%s\"\n", flag, lo,
+                     hi, v.c_str());
+        std::exit(2);
+      }
+      return *n;
+    };
     if (a == "-h" || a == "--help") {
       usage(stdout);
       return 0;
@@ -77,14 +88,7 @@ int main(int argc, char** argv) {
     } else if (a == "-H" || a == "--host") {
       opts.hosts.push_back(need("--host"));
     } else if (a == "--threads") {
-      std::string v = need("--threads");
-      auto n = parse_number<int>(v);
-      if (!n || *n < 1 || *n > 1024) {
-        std::fprintf(stderr, "berthd: --threads must be a number from 1 to 1024, got \"%s\"\n",
-                     v.c_str());
-        return 2;
-      }
-      opts.threads = *n;
+      opts.threads = number("--threads", 1, 1024);
     } else if (a == "--log-level" || a == "-l") {
       std::string v = need("--log-level");
       if (!log::parse_level(v, &opts.log_level)) {
@@ -105,23 +109,10 @@ int main(int argc, char** argv) {
     } else if (a == "--registry-strict-loopback") {
       opts.registry_strict_loopback = true;
     } else if (a == "--max-concurrent-downloads" || a == "--max-concurrent-uploads") {
-      std::string v = need(a.c_str());
-      auto n = parse_number<unsigned>(v);
-      if (!n || *n < 1 || *n > 64) {
-        std::fprintf(stderr, "berthd: %s must be a number from 1 to 64, got \"%s\"\n", a.c_str(),
-                     v.c_str());
-        return 2;
-      }
-      (a == "--max-concurrent-downloads" ? opts.max_downloads : opts.max_uploads) = *n;
+      unsigned n = static_cast<unsigned>(number(a.c_str(), 1, 64));
+      (a == "--max-concurrent-downloads" ? opts.max_downloads : opts.max_uploads) = n;
     } else if (a == "--netns-pool" || a == "--cgroup-spares") {
-      std::string v = need(a.c_str());
-      auto n = parse_number<int>(v);
-      if (!n || *n < 0 || *n > 256) {
-        std::fprintf(stderr, "berthd: %s must be a number from 0 to 256, got \"%s\"\n", a.c_str(),
-                     v.c_str());
-        return 2;
-      }
-      (a == "--netns-pool" ? opts.netns_pool : opts.cgroup_spares) = *n;
+      (a == "--netns-pool" ? opts.netns_pool : opts.cgroup_spares) = number(a.c_str(), 0, 256);
     } else if (a == "--shutdown-timeout") {
       std::string v = need("--shutdown-timeout");
       auto n = parse_number<int>(v);
